@@ -3,18 +3,18 @@
 The tree::
 
     ZcometError
-    ├── DefinitionError (ValueError)      a definition or definitions file is wrong
-    ├── ValidationError (ValueError)      data does not fit its definition (caller's fault)
-    ├── ChannelError (ValueError)         a channel name or pattern is malformed
-    ├── ConfigError (ValueError)          an endpoint, option or config file is wrong
-    ├── DecodeError (ValueError)          frames from the network are malformed (peer's fault)
-    │   ├── FrameTooLarge                 a frame exceeds a size limit
-    │   ├── UnknownDefinition             the header names a definition not in the catalog
-    │   ├── FingerprintMismatch           the sender's definition differs from ours
-    │   └── InvalidBody                   the body decodes but does not fit its definition
-    ├── SecurityError                     keys, allowlists or the authenticator are wrong
-    ├── ClosedError (RuntimeError)        the sender, listener or forwarder is closed
-    └── Timeout (TimeoutError)            a bounded wait ran out
+    ├── DefinitionError (ValueError)  a definition or definitions file is wrong
+    ├── ValidationError (ValueError)  data given to send does not fit
+    ├── ChannelError (ValueError)     a channel name or pattern is malformed
+    ├── ConfigError (ValueError)      an endpoint, option or config file is wrong
+    ├── DecodeError (ValueError)      frames from a peer are malformed
+    │   ├── FrameTooLarge             a frame exceeds a size limit
+    │   ├── UnknownDefinition         the catalog lacks the definition
+    │   ├── FingerprintMismatch       the sender's definition differs from ours
+    │   └── InvalidBody               the body does not fit its definition
+    ├── SecurityError                 keys, allowlist or authenticator wrong
+    ├── ClosedError (RuntimeError)    the sender, listener or forwarder is closed
+    └── Timeout (TimeoutError)        a bounded wait ran out
 
 Local and remote faults are different classes on purpose: a ``ValidationError``
 raises at the caller of ``send``; a ``DecodeError`` is what a listener counts,

@@ -1,0 +1,1 @@
+"""The pure core: definitions, catalog, codec and channel matching. No sockets."""

@@ -1,0 +1,1 @@
+"""Socket roles: sender, listener, forwarder, security. Only this layer touches zmq."""

@@ -1,0 +1,321 @@
+"""What every listener does after its socket: decode, match, account, dispatch.
+
+The blocking and asyncio listeners are thin adapters around
+:class:`Dispatcher`, so both follow one policy: a peer's bad frame is counted,
+logged at WARNING and dropped; a failing handler is logged with its traceback
+and counted; neither stops the listener.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from zcomet.core.catalog import Catalog
+from zcomet.core.channels import Pattern
+from zcomet.core.codec import DEFAULT_MAX_BODY, Envelope, FrameDecoder
+from zcomet.core.definitions import Definition
+from zcomet.core.message import Message
+from zcomet.errors import DecodeError, FingerprintMismatch, UnknownDefinition
+
+__all__ = [
+    "Dispatcher",
+    "GapCallback",
+    "Handler",
+    "ListenerStats",
+    "Prepared",
+    "Subscription",
+]
+
+Handler = Callable[[Message], Any]
+GapCallback = Callable[[str, str, int, int], Any]
+"""Called as ``on_gap(sender, channel, expected, received)``."""
+
+Prepared = tuple[Message, tuple["Subscription", ...]]
+"""A decoded message and the subscriptions that want it."""
+
+# Senders remembered per listener for sequence accounting; beyond it the
+# oldest is forgotten (a restarted sender has a new id, so old ids go stale).
+_MAX_SENDERS = 65_536
+
+
+@dataclass
+class ListenerStats:
+    """Counters of what a listener received and did.
+
+    Attributes:
+        received: Messages read from the socket.
+        delivered: Handler calls that returned normally.
+        handler_errors: Handler calls that raised.
+        malformed: Messages dropped for bad frames or headers.
+        too_large: Messages dropped for a frame over its size limit.
+        unknown_definition: Messages naming a definition not in the catalog.
+        fingerprint_mismatch: Messages whose definition differs from ours.
+        invalid: Bodies that did not fit their definition.
+        unmatched: Messages that no subscription wanted (wildcard prefixes).
+        gaps: Messages missing, as seen in sequence numbers.
+        duplicates: Messages dropped as already seen.
+    """
+
+    received: int = 0
+    delivered: int = 0
+    handler_errors: int = 0
+    malformed: int = 0
+    too_large: int = 0
+    unknown_definition: int = 0
+    fingerprint_mismatch: int = 0
+    invalid: int = 0
+    unmatched: int = 0
+    gaps: int = 0
+    duplicates: int = 0
+
+    @property
+    def dropped(self) -> int:
+        """Messages received but dropped as faulty."""
+        return (
+            self.malformed
+            + self.too_large
+            + self.unknown_definition
+            + self.fingerprint_mismatch
+            + self.invalid
+        )
+
+    def as_dict(self) -> dict[str, int]:
+        """The counters as a plain dict."""
+        return asdict(self)
+
+
+class Subscription:
+    """One handler listening on a channel or pattern, optionally one definition.
+
+    Call :meth:`cancel` (or ``listener.off(subscription)``) to stop listening;
+    the handler is not called again once ``cancel`` returns.
+    """
+
+    def __init__(
+        self,
+        pattern: Pattern,
+        handler: Handler,
+        definition: str | None,
+        owner: Any,
+    ) -> None:
+        self.pattern = pattern
+        self.handler = handler
+        self.definition = definition
+        self.active = True
+        self._owner = owner
+
+    def cancel(self) -> None:
+        """Stop listening."""
+        self._owner.off(self)
+
+    def __repr__(self) -> str:
+        what = f" for {self.definition!r}" if self.definition else ""
+        return f"<Subscription {self.pattern.text!r}{what} active={self.active}>"
+
+
+class Dispatcher:
+    """Decodes frames and calls the matching handlers. No socket of its own.
+
+    Args:
+        catalog: Definitions received messages are validated against.
+        max_body: Largest body accepted, in bytes.
+        on_gap: Called when sequence numbers show lost messages.
+        log: Logger to use (default: this module's).
+    """
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        max_body: int = DEFAULT_MAX_BODY,
+        on_gap: GapCallback | None = None,
+        log: logging.Logger | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.stats = ListenerStats()
+        self.on_gap = on_gap
+        self.log = log or logging.getLogger(__name__)
+        self._frames = FrameDecoder(max_body)
+        self._lock = threading.Lock()
+        self._subscriptions: tuple[Subscription, ...] = ()
+        self._routes: dict[str, tuple[Subscription, ...]] = {}
+        self._last_sequence: dict[tuple[str, str], int] = {}
+
+    # Subscriptions: written under a lock, read without one. Each change
+    # swaps in new tuples, so the receiving thread always sees a whole table.
+
+    def add(self, subscription: Subscription) -> bool:
+        """Add a subscription; True when its prefix is new (subscribe the socket)."""
+        with self._lock:
+            new = all(s.pattern.prefix != subscription.pattern.prefix
+                      for s in self._subscriptions)  # fmt: skip
+            self._subscriptions = (*self._subscriptions, subscription)
+            self._routes = {}
+        return new
+
+    def remove(self, subscription: Subscription) -> bool:
+        """Remove a subscription; True when its prefix is no longer used."""
+        with self._lock:
+            subscription.active = False
+            if subscription not in self._subscriptions:
+                return False
+            self._subscriptions = tuple(
+                s for s in self._subscriptions if s is not subscription
+            )
+            self._routes = {}
+            return all(
+                s.pattern.prefix != subscription.pattern.prefix
+                for s in self._subscriptions
+            )
+
+    @property
+    def subscriptions(self) -> tuple[Subscription, ...]:
+        """The active subscriptions."""
+        return self._subscriptions
+
+    def _route(self, channel: str) -> tuple[Subscription, ...]:
+        routes = self._routes
+        found = routes.get(channel)
+        if found is None:
+            found = tuple(s for s in self._subscriptions if s.pattern.matches(channel))
+            if len(routes) < 4096:
+                routes[channel] = found
+        return found
+
+    # Receiving.
+
+    def prepare(self, frames: Sequence[bytes]) -> Prepared | None:
+        """Decode and check one message; None when it is dropped.
+
+        Every fault is counted and logged here; nothing raises.
+        """
+        stats = self.stats
+        stats.received += 1
+        try:
+            envelope = self._frames.decode(frames)
+        except DecodeError as exc:
+            self._count_drop(exc, None)
+            return None
+
+        subscriptions = self._route(envelope.channel)
+        if not subscriptions:
+            stats.unmatched += 1
+            return None
+        if not self._account(envelope):
+            return None
+
+        header = envelope.header
+        try:
+            definition = self._definition(header.definition, header.fingerprint)
+            wanted = tuple(
+                s
+                for s in subscriptions
+                if s.definition is None or s.definition == header.definition
+            )
+            if not wanted:
+                stats.unmatched += 1
+                return None
+            data = definition.decode_body(envelope.body)
+        except DecodeError as exc:
+            self._count_drop(exc, envelope)
+            return None
+
+        message = Message(
+            envelope.channel,
+            header.definition,
+            data,
+            header.sender,
+            header.sequence,
+            header.sent_ns,
+            header.fingerprint,
+        )
+        return message, wanted
+
+    def dispatch(self, frames: Sequence[bytes]) -> None:
+        """Decode one message and call its synchronous handlers."""
+        prepared = self.prepare(frames)
+        if prepared is None:
+            return
+        message, subscriptions = prepared
+        for subscription in subscriptions:
+            if subscription.active:
+                self.call(subscription, message)
+
+    def call(self, subscription: Subscription, message: Message) -> Any:
+        """Call one handler, counting and logging a failure; returns its result."""
+        try:
+            result = subscription.handler(message)
+        except Exception:
+            self.stats.handler_errors += 1
+            self.log.exception(
+                "handler %r failed on %s #%d from %s",
+                subscription.handler,
+                message.channel,
+                message.sequence,
+                message.sender,
+            )
+            return None
+        self.stats.delivered += 1
+        return result
+
+    def handler_failed(self, subscription: Subscription, message: Message) -> None:
+        """Count and log a handler failure seen by an adapter (async handlers)."""
+        self.stats.handler_errors += 1
+        self.log.exception(
+            "handler %r failed on %s #%d", subscription.handler, message.channel,
+            message.sequence,
+        )  # fmt: skip
+
+    def _definition(self, name: str, fingerprint: str) -> Definition:
+        definition = self.catalog.get(name)
+        if definition is None:
+            raise UnknownDefinition(name)
+        if definition.fingerprint != fingerprint:
+            raise FingerprintMismatch(name, fingerprint, definition.fingerprint)
+        return definition
+
+    def _account(self, envelope: Envelope) -> bool:
+        """Track sequence numbers; False for a duplicate to drop."""
+        header = envelope.header
+        key = (header.sender, envelope.channel)
+        last = self._last_sequence.get(key)
+        sequence = header.sequence
+        if last is None:
+            if len(self._last_sequence) >= _MAX_SENDERS:
+                self._last_sequence.pop(next(iter(self._last_sequence)))
+        elif sequence <= last:
+            self.stats.duplicates += 1
+            self.log.warning(
+                "duplicate %s #%d from %s dropped (last was #%d)",
+                envelope.channel, sequence, header.sender, last,
+            )  # fmt: skip
+            return False
+        elif sequence != last + 1:
+            missing = sequence - last - 1
+            self.stats.gaps += missing
+            self.log.warning(
+                "gap on %s from %s: %d message(s) lost (#%d to #%d)",
+                envelope.channel, header.sender, missing, last + 1, sequence - 1,
+            )  # fmt: skip
+            if self.on_gap is not None:
+                try:
+                    self.on_gap(header.sender, envelope.channel, last + 1, sequence)
+                except Exception:
+                    self.log.exception("gap callback failed")
+        self._last_sequence[key] = sequence
+        return True
+
+    def _count_drop(self, exc: DecodeError, envelope: Envelope | None) -> None:
+        kind = exc.kind
+        setattr(self.stats, kind, getattr(self.stats, kind) + 1)
+        if envelope is None:
+            self.log.warning("dropped a message: %s", exc)
+        else:
+            self.log.warning(
+                "dropped %s #%d from %s: %s",
+                envelope.channel, envelope.header.sequence, envelope.header.sender, exc,
+            )  # fmt: skip

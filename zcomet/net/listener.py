@@ -1,0 +1,434 @@
+"""Listeners: receive messages on channels and hand them to handlers.
+
+:class:`Listener` runs a blocking loop (``run``) or a background thread
+(``start``); :class:`AsyncListener` runs in an asyncio event loop and also
+accepts ``async def`` handlers. Both follow the policy in
+:mod:`zcomet.net.dispatch`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import queue
+import threading
+import time
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Any
+
+import zmq
+import zmq.asyncio
+
+from zcomet.core.catalog import Catalog
+from zcomet.core.channels import Pattern
+from zcomet.core.codec import DEFAULT_MAX_BODY, MAX_HEADER_BYTES
+from zcomet.errors import ClosedError, ConfigError, DefinitionError, Timeout
+from zcomet.net.dispatch import (
+    Dispatcher,
+    GapCallback,
+    Handler,
+    ListenerStats,
+    Subscription,
+)
+from zcomet.net.endpoints import Endpoint, attach, parse_endpoints
+from zcomet.net.options import SocketOptions
+
+__all__ = ["AsyncListener", "Listener"]
+
+log = logging.getLogger(__name__)
+
+# Messages handled between two looks at the stop flag and pending changes.
+_BATCH = 256
+
+
+def _make_socket(
+    context: zmq.Context[Any], options: SocketOptions, max_body: int
+) -> zmq.Socket[Any]:
+    socket = context.socket(zmq.SUB)
+    options.apply(socket)
+    # A peer that sends a larger frame is disconnected before it is read.
+    socket.setsockopt(zmq.MAXMSGSIZE, max(max_body, MAX_HEADER_BYTES))
+    return socket
+
+
+class _ListenerBase:
+    """Subscriptions and counters shared by both listeners."""
+
+    _socket: zmq.Socket[Any]
+
+    def __init__(
+        self,
+        endpoints: str | Endpoint | Iterable[str | Endpoint],
+        catalog: Catalog,
+        options: SocketOptions | None,
+        max_body: int,
+        on_gap: GapCallback | None,
+        log: logging.Logger | None,
+    ) -> None:
+        self.endpoints = parse_endpoints(endpoints, default="connect")
+        self.options = options or SocketOptions()
+        self.max_body = max_body
+        self._dispatcher = Dispatcher(
+            catalog, max_body=max_body, on_gap=on_gap, log=log
+        )
+        self._closed = False
+        self.addresses: list[str] = []
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog messages are validated against."""
+        return self._dispatcher.catalog
+
+    @property
+    def stats(self) -> ListenerStats:
+        """Live counters: received, delivered, dropped by cause, gaps..."""
+        return self._dispatcher.stats
+
+    @property
+    def subscriptions(self) -> tuple[Subscription, ...]:
+        """The active subscriptions."""
+        return self._dispatcher.subscriptions
+
+    def on(
+        self, channel: str, handler: Handler, definition: str | None = None
+    ) -> Subscription:
+        """Listen on a channel or wildcard pattern.
+
+        Args:
+            channel: A channel (``alerts``) or pattern (``alerts.*``,
+                ``alerts.>``). Matching is exact: ``alerts`` never receives
+                ``alerts-high``.
+            handler: Called with each :class:`~zcomet.Message`.
+            definition: Only messages of this technical name; any if None.
+
+        Returns:
+            The subscription; ``cancel()`` it to stop listening.
+
+        Raises:
+            ChannelError: The pattern is malformed.
+            DefinitionError: ``definition`` is not in the catalog.
+        """
+        if self._closed:
+            raise ClosedError("listener is closed")
+        pattern = Pattern(channel)
+        if definition is not None and definition not in self.catalog:
+            raise DefinitionError("not in the catalog", definition=definition)
+        self._check_handler(handler)
+
+        subscription = Subscription(pattern, handler, definition, self)
+        if self._dispatcher.add(subscription):
+            self._change(zmq.SUBSCRIBE, pattern.prefix)
+        log.info(
+            "listening on %s%s", pattern, f" for {definition}" if definition else ""
+        )
+        return subscription
+
+    def off(self, subscription: Subscription) -> None:
+        """Stop a subscription; its handler is not called again."""
+        if self._dispatcher.remove(subscription) and not self._closed:
+            self._change(zmq.UNSUBSCRIBE, subscription.pattern.prefix)
+        log.info("stopped listening on %s", subscription.pattern)
+
+    def _check_handler(self, handler: Handler) -> None:
+        if not callable(handler):
+            raise TypeError("handler must be callable")
+
+    def _change(self, option: int, prefix: bytes) -> None:
+        raise NotImplementedError
+
+
+class Listener(_ListenerBase):
+    """Receives messages over a ZeroMQ SUB socket and calls handlers.
+
+    Run it in the calling thread with :meth:`run`, or in a background thread
+    with :meth:`start`. ``on`` and ``off`` may be called from any thread.
+
+    Args:
+        endpoints: Where to connect or bind, in zcomet's endpoint notation
+            (``>`` connects, ``@`` binds; a bare address connects).
+        catalog: Definitions received messages are validated against.
+        options: Socket options (queue sizes, linger, heartbeats).
+        max_body: Largest body accepted; larger frames are refused unread.
+        on_gap: Called as ``on_gap(sender, channel, first_missing, received)``
+            when sequence numbers show lost messages.
+        context: The ZeroMQ context; the process-wide one by default.
+        log: Logger for drops and handler failures.
+
+    Example:
+        >>> listener = Listener(">tcp://127.0.0.1:5555", catalog)
+        >>> listener.on("escalation", page_duty_officer)
+        >>> listener.run()
+    """
+
+    def __init__(
+        self,
+        endpoints: str | Endpoint | Iterable[str | Endpoint],
+        catalog: Catalog,
+        *,
+        options: SocketOptions | None = None,
+        max_body: int = DEFAULT_MAX_BODY,
+        on_gap: GapCallback | None = None,
+        context: zmq.Context[Any] | None = None,
+        log: logging.Logger | None = None,
+    ) -> None:
+        super().__init__(endpoints, catalog, options, max_body, on_gap, log)
+        context = context or zmq.Context.instance()
+        self._socket = _make_socket(context, self.options, max_body)
+
+        # Socket changes from other threads go through a queue and a wake-up
+        # pipe; the thread that owns the socket applies them.
+        wake = f"inproc://zcomet-listener-wake-{id(self)}"
+        self._wake_in = context.socket(zmq.PAIR)
+        self._wake_in.bind(wake)
+        self._wake_out = context.socket(zmq.PAIR)
+        self._wake_out.connect(wake)
+        self._wake_lock = threading.Lock()
+        self._pending: queue.SimpleQueue[tuple[int, bytes]] = queue.SimpleQueue()
+        self._owner = threading.RLock()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+        try:
+            self.addresses = attach(self._socket, self.endpoints)
+        except BaseException:
+            self._close_sockets(0)
+            raise
+
+    def _check_handler(self, handler: Handler) -> None:
+        super()._check_handler(handler)
+        if inspect.iscoroutinefunction(handler):
+            raise TypeError("async handlers need AsyncListener (or the daemon)")
+
+    def _change(self, option: int, prefix: bytes) -> None:
+        self._pending.put((option, prefix))
+        if self._owner.acquire(blocking=False):
+            try:
+                self._apply_pending()
+            finally:
+                self._owner.release()
+        else:
+            with self._wake_lock:
+                self._wake_out.send(b"")
+
+    def _apply_pending(self) -> None:
+        """Apply queued subscription changes (socket owner only)."""
+        while True:
+            try:
+                option, prefix = self._pending.get_nowait()
+            except queue.Empty:
+                return
+            self._socket.setsockopt(option, prefix)
+
+    def run(self, timeout: float | None = None, max_messages: int | None = None) -> int:
+        """Receive and dispatch until :meth:`stop`, ``timeout`` or ``max_messages``.
+
+        Returns:
+            The number of messages read from the socket.
+        """
+        if self._closed:
+            raise ClosedError("listener is closed")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        limit = max_messages if max_messages is not None else -1
+        count = 0
+        socket, dispatch = self._socket, self._dispatcher.dispatch
+        poller = zmq.Poller()
+        poller.register(socket, zmq.POLLIN)
+        poller.register(self._wake_in, zmq.POLLIN)
+
+        with self._owner:
+            self._stopping.clear()
+            self._apply_pending()
+            while not self._stopping.is_set() and count != limit:
+                if deadline is None:
+                    wait = -1
+                else:
+                    wait = int((deadline - time.monotonic()) * 1000)
+                    if wait < 0:
+                        break
+                events = dict(poller.poll(wait))
+                if self._wake_in in events:
+                    self._drain_wake()
+                    self._apply_pending()
+                if socket not in events:
+                    continue
+                for _ in range(_BATCH):
+                    try:
+                        frames = socket.recv_multipart(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                    count += 1
+                    dispatch(frames)
+                    if count == limit or self._stopping.is_set():
+                        break
+            self._apply_pending()
+        return count
+
+    def _drain_wake(self) -> None:
+        for _ in range(10_000):
+            try:
+                self._wake_in.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+
+    def start(self, name: str = "zcomet-listener") -> Listener:
+        """Run the loop in a daemon thread; returns self."""
+        if self._thread is not None and self._thread.is_alive():
+            raise ConfigError("listener already started")
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self.run, name=name, daemon=True)
+        self._thread.start()
+        log.info("listener started on %s", ", ".join(self.addresses))
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the loop after the message in hand; wait for its thread.
+
+        Raises:
+            Timeout: The background thread did not end within ``timeout``
+                (a handler is still running).
+        """
+        self._stopping.set()
+        if not self._closed:
+            with self._wake_lock:
+                self._wake_out.send(b"")
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+            if thread.is_alive():
+                raise Timeout(f"listener thread still running after {timeout} s")
+            self._thread = None
+
+    def close(self, linger: float | None = None) -> None:
+        """Stop, then close the sockets (waiting at most ``linger`` seconds)."""
+        if self._closed:
+            return
+        self.stop()
+        self._closed = True
+        linger_ms = self.options.linger_ms if linger is None else int(linger * 1000)
+        with self._owner:
+            self._close_sockets(linger_ms)
+        log.info("listener closed; %s", self.stats.as_dict())
+
+    def _close_sockets(self, linger_ms: int) -> None:
+        self._socket.close(linger=linger_ms)
+        with self._wake_lock:
+            self._wake_out.close(0)
+        self._wake_in.close(0)
+
+    def __enter__(self) -> Listener:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncListener(_ListenerBase):
+    """The asyncio counterpart of :class:`Listener`; handlers may be async.
+
+    Example:
+        >>> listener = AsyncListener(">tcp://127.0.0.1:5555", catalog)
+        >>> listener.on("escalation", page_duty_officer)
+        >>> await listener.run()
+    """
+
+    def __init__(
+        self,
+        endpoints: str | Endpoint | Iterable[str | Endpoint],
+        catalog: Catalog,
+        *,
+        options: SocketOptions | None = None,
+        max_body: int = DEFAULT_MAX_BODY,
+        on_gap: GapCallback | None = None,
+        context: zmq.asyncio.Context | None = None,
+        log: logging.Logger | None = None,
+    ) -> None:
+        super().__init__(endpoints, catalog, options, max_body, on_gap, log)
+        context = context or zmq.asyncio.Context.instance()
+        self._socket = _make_socket(context, self.options, max_body)
+        self._stopping = False
+        self._receiving: asyncio.Future[list[bytes]] | None = None
+        try:
+            self.addresses = attach(self._socket, self.endpoints)
+        except BaseException:
+            self._socket.close(0)
+            raise
+
+    def _change(self, option: int, prefix: bytes) -> None:
+        self._socket.setsockopt(option, prefix)
+
+    async def run(self, max_messages: int | None = None) -> int:
+        """Receive and dispatch until :meth:`stop` or ``max_messages``.
+
+        Handlers run one at a time, in order; an ``async def`` handler is
+        awaited before the next message is read.
+
+        Returns:
+            The number of messages read from the socket.
+        """
+        if self._closed:
+            raise ClosedError("listener is closed")
+        dispatcher = self._dispatcher
+        count = 0
+        self._stopping = False
+        while not self._stopping and count != max_messages:
+            self._receiving = self._socket.recv_multipart()
+            try:
+                frames = await self._receiving
+            except asyncio.CancelledError:
+                if self._stopping:
+                    break
+                raise
+            finally:
+                self._receiving = None
+            count += 1
+
+            prepared = dispatcher.prepare(frames)
+            if prepared is None:
+                continue
+            message, subscriptions = prepared
+            for subscription in subscriptions:
+                if not subscription.active:
+                    continue
+                try:
+                    result = subscription.handler(message)
+                    if inspect.isawaitable(result):
+                        await result
+                except Exception:
+                    dispatcher.handler_failed(subscription, message)
+                else:
+                    dispatcher.stats.delivered += 1
+        return count
+
+    def stop(self) -> None:
+        """Stop :meth:`run` after the message in hand."""
+        self._stopping = True
+        if self._receiving is not None and not self._receiving.done():
+            self._receiving.cancel()
+
+    def close(self, linger: float | None = None) -> None:
+        """Stop and close the socket."""
+        if self._closed:
+            return
+        self.stop()
+        self._closed = True
+        linger_ms = self.options.linger_ms if linger is None else int(linger * 1000)
+        self._socket.close(linger=linger_ms)
+        log.info("async listener closed; %s", self.stats.as_dict())
+
+    async def __aenter__(self) -> AsyncListener:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
