@@ -31,6 +31,7 @@ from zcomet.errors import (
 )
 from zcomet.net.dispatch import ListenerStats, Subscription
 from zcomet.net.endpoints import Endpoint
+from zcomet.net.forwarder import Forwarder, ForwarderStats
 from zcomet.net.listener import AsyncListener, Listener
 from zcomet.net.options import SocketOptions
 from zcomet.net.sender import AsyncSender, Sender
@@ -47,6 +48,8 @@ __all__ = [
     "DefinitionError",
     "Endpoint",
     "FingerprintMismatch",
+    "Forwarder",
+    "ForwarderStats",
     "FrameTooLarge",
     "InvalidBody",
     "Listener",

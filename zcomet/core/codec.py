@@ -46,14 +46,18 @@ DEFAULT_MAX_BODY = 1024 * 1024
 _MAX_CONTAINER = 65_536
 
 
-class Header(msgspec.Struct, frozen=True, rename={
-    "version": "v",
-    "definition": "def",
-    "fingerprint": "fp",
-    "sender": "sid",
-    "sequence": "seq",
-    "sent_ns": "ts",
-}):  # fmt: skip
+class Header(
+    msgspec.Struct,
+    frozen=True,
+    rename={
+        "version": "v",
+        "definition": "def",
+        "fingerprint": "fp",
+        "sender": "sid",
+        "sequence": "seq",
+        "sent_ns": "ts",
+    },
+):
     """The header frame's fields. Unknown keys are ignored (forward-compatible).
 
     Attributes:

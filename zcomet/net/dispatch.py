@@ -151,8 +151,10 @@ class Dispatcher:
     def add(self, subscription: Subscription) -> bool:
         """Add a subscription; True when its prefix is new (subscribe the socket)."""
         with self._lock:
-            new = all(s.pattern.prefix != subscription.pattern.prefix
-                      for s in self._subscriptions)  # fmt: skip
+            new = all(
+                s.pattern.prefix != subscription.pattern.prefix
+                for s in self._subscriptions
+            )
             self._subscriptions = (*self._subscriptions, subscription)
             self._routes = {}
         return new
@@ -266,9 +268,11 @@ class Dispatcher:
         """Count and log a handler failure seen by an adapter (async handlers)."""
         self.stats.handler_errors += 1
         self.log.exception(
-            "handler %r failed on %s #%d", subscription.handler, message.channel,
+            "handler %r failed on %s #%d",
+            subscription.handler,
+            message.channel,
             message.sequence,
-        )  # fmt: skip
+        )
 
     def _definition(self, name: str, fingerprint: str) -> Definition:
         definition = self.catalog.get(name)
@@ -291,16 +295,23 @@ class Dispatcher:
             self.stats.duplicates += 1
             self.log.warning(
                 "duplicate %s #%d from %s dropped (last was #%d)",
-                envelope.channel, sequence, header.sender, last,
-            )  # fmt: skip
+                envelope.channel,
+                sequence,
+                header.sender,
+                last,
+            )
             return False
         elif sequence != last + 1:
             missing = sequence - last - 1
             self.stats.gaps += missing
             self.log.warning(
                 "gap on %s from %s: %d message(s) lost (#%d to #%d)",
-                envelope.channel, header.sender, missing, last + 1, sequence - 1,
-            )  # fmt: skip
+                envelope.channel,
+                header.sender,
+                missing,
+                last + 1,
+                sequence - 1,
+            )
             if self.on_gap is not None:
                 try:
                     self.on_gap(header.sender, envelope.channel, last + 1, sequence)
@@ -317,5 +328,8 @@ class Dispatcher:
         else:
             self.log.warning(
                 "dropped %s #%d from %s: %s",
-                envelope.channel, envelope.header.sequence, envelope.header.sender, exc,
-            )  # fmt: skip
+                envelope.channel,
+                envelope.header.sequence,
+                envelope.header.sender,
+                exc,
+            )

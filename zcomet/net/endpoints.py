@@ -91,7 +91,7 @@ def attach(socket: zmq.Socket[bytes], endpoints: Iterable[Endpoint]) -> list[str
         try:
             if endpoint.bind:
                 socket.bind(endpoint.address)
-                address = socket.last_endpoint.decode()
+                address = socket.getsockopt_string(zmq.LAST_ENDPOINT)
                 log.info("bound %s", address)
             else:
                 socket.connect(endpoint.address)

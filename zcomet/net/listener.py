@@ -45,7 +45,7 @@ _BATCH = 256
 
 def _make_socket(
     context: zmq.Context[Any], options: SocketOptions, max_body: int
-) -> zmq.Socket[Any]:
+) -> Any:
     socket = context.socket(zmq.SUB)
     options.apply(socket)
     # A peer that sends a larger frame is disconnected before it is read.
@@ -56,7 +56,7 @@ def _make_socket(
 class _ListenerBase:
     """Subscriptions and counters shared by both listeners."""
 
-    _socket: zmq.Socket[Any]
+    _socket: Any
 
     def __init__(
         self,
@@ -353,7 +353,7 @@ class AsyncListener(_ListenerBase):
         context = context or zmq.asyncio.Context.instance()
         self._socket = _make_socket(context, self.options, max_body)
         self._stopping = False
-        self._receiving: asyncio.Future[list[bytes]] | None = None
+        self._receiving: Any = None
         try:
             self.addresses = attach(self._socket, self.endpoints)
         except BaseException:

@@ -48,7 +48,8 @@ def _make_socket(
     options: SocketOptions,
     overload: Overload,
     send_timeout: float,
-) -> zmq.Socket[Any]:
+) -> Any:
+    """A configured XPUB socket (sync or asyncio, as the context makes)."""
     if overload not in ("drop", "block"):
         raise ConfigError(f"overload must be 'drop' or 'block', not {overload!r}")
     socket = context.socket(zmq.XPUB)
@@ -167,7 +168,7 @@ class Sender(_SenderBase):
             try:
                 socket.send(topic, zmq.SNDMORE)
                 socket.send(header, zmq.SNDMORE)
-                socket.send(body, copy=copy)
+                socket.send(body, 0, copy=copy)
             except zmq.Again as exc:
                 self._outbox.unnumber(channel, sequence)
                 raise Timeout(
@@ -269,7 +270,7 @@ class AsyncSender(_SenderBase):
     ) -> None:
         super().__init__(endpoints, catalog, options, overload, send_timeout)
         context = context or zmq.asyncio.Context.instance()
-        self._socket = _make_socket(context, self.options, overload, send_timeout)
+        self._socket: Any = _make_socket(context, self.options, overload, send_timeout)
         try:
             self.addresses = attach(self._socket, self.endpoints)
         except BaseException:

@@ -1,0 +1,214 @@
+"""The forwarder: an XSUB/XPUB proxy that fans messages out.
+
+Senders connect to its frontend (XSUB), listeners to its backend (XPUB);
+subscriptions flow upstream, messages downstream. The message path runs in
+libzmq's steerable proxy, in C; Python only steers it (pause, resume,
+statistics, stop) through an inproc control socket.
+
+Forwarders chain: a forwarder whose frontend connects to another's backend
+is one more level of a fan-out tree.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from types import TracebackType
+from typing import Any
+
+import zmq
+
+from zcomet.errors import ClosedError, ConfigError, Timeout
+from zcomet.net.endpoints import Endpoint, attach, parse_endpoints
+from zcomet.net.options import SocketOptions
+
+__all__ = ["Forwarder", "ForwarderStats"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ForwarderStats:
+    """Counters read from the proxy (frames, not whole messages, as libzmq counts).
+
+    Attributes:
+        frontend_in_msgs: Frames received from senders.
+        frontend_in_bytes: Bytes received from senders.
+        frontend_out_msgs: Subscription frames sent upstream.
+        frontend_out_bytes: Bytes sent upstream.
+        backend_in_msgs: Subscription frames received from listeners.
+        backend_in_bytes: Bytes received from listeners.
+        backend_out_msgs: Frames sent to listeners.
+        backend_out_bytes: Bytes sent to listeners.
+    """
+
+    frontend_in_msgs: int = 0
+    frontend_in_bytes: int = 0
+    frontend_out_msgs: int = 0
+    frontend_out_bytes: int = 0
+    backend_in_msgs: int = 0
+    backend_in_bytes: int = 0
+    backend_out_msgs: int = 0
+    backend_out_bytes: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """The counters as a plain dict."""
+        return asdict(self)
+
+
+class Forwarder:
+    """Forwards every message from its frontend to its backend, in C.
+
+    Args:
+        frontend: Where senders reach it (XSUB); a bare address binds.
+        backend: Where listeners reach it (XPUB); a bare address binds.
+        options: Socket options for both sides.
+        context: The ZeroMQ context; the process-wide one by default.
+
+    Example:
+        >>> with Forwarder("@tcp://127.0.0.1:5555", "@tcp://127.0.0.1:5556") as fw:
+        ...     fw.start()
+        ...     print(fw.statistics())
+    """
+
+    def __init__(
+        self,
+        frontend: str | Endpoint | Iterable[str | Endpoint],
+        backend: str | Endpoint | Iterable[str | Endpoint],
+        *,
+        options: SocketOptions | None = None,
+        context: zmq.Context[Any] | None = None,
+    ) -> None:
+        self.options = options or SocketOptions()
+        self._context = context or zmq.Context.instance()
+        self.frontend_endpoints = parse_endpoints(frontend, default="bind")
+        self.backend_endpoints = parse_endpoints(backend, default="bind")
+        self._control_address = f"inproc://zcomet-forwarder-{id(self)}"
+        self._control_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._control: zmq.Socket[Any] | None = None
+        self._closed = False
+        self._paused = False
+
+        self._frontend = self._context.socket(zmq.XSUB)
+        self._backend = self._context.socket(zmq.XPUB)
+        self._steer = self._context.socket(zmq.REP)
+        for socket in (self._frontend, self._backend):
+            self.options.apply(socket)
+        # Pass every listener's subscription upstream (and its unsubscription),
+        # so a sender's wait_for_listeners counts listeners, not forwarders.
+        self._backend.setsockopt(zmq.XPUB_VERBOSER, 1)
+        try:
+            self._steer.bind(self._control_address)
+            self.frontend_addresses = attach(self._frontend, self.frontend_endpoints)
+            self.backend_addresses = attach(self._backend, self.backend_endpoints)
+        except BaseException:
+            for socket in (self._frontend, self._backend, self._steer):
+                socket.close(0)
+            raise
+
+    def start(self) -> Forwarder:
+        """Run the proxy in a background thread; returns self."""
+        if self._closed:
+            raise ClosedError("forwarder is closed")
+        if self._thread is not None:
+            raise ConfigError("forwarder already started")
+        self._thread = threading.Thread(
+            target=self._proxy, name="zcomet-forwarder", daemon=True
+        )
+        self._thread.start()
+        self._control = self._context.socket(zmq.REQ)
+        self._control.setsockopt(zmq.LINGER, 0)
+        self._control.connect(self._control_address)
+        log.info(
+            "forwarding %s -> %s",
+            ", ".join(self.frontend_addresses),
+            ", ".join(self.backend_addresses),
+        )
+        return self
+
+    def _proxy(self) -> None:
+        try:
+            zmq.proxy_steerable(self._frontend, self._backend, None, self._steer)
+        except zmq.ContextTerminated:
+            pass
+        except zmq.ZMQError:
+            log.exception("forwarder proxy failed")
+        finally:
+            for socket in (self._frontend, self._backend, self._steer):
+                socket.close(self.options.linger_ms)
+
+    def _command(self, command: bytes, timeout: float = 2.0) -> list[bytes]:
+        if self._control is None:
+            raise ClosedError("forwarder is not running")
+        with self._control_lock:
+            self._control.send(command)
+            if not self._control.poll(int(timeout * 1000)):
+                raise Timeout(f"forwarder did not answer {command.decode()}")
+            return self._control.recv_multipart()
+
+    @property
+    def running(self) -> bool:
+        """Whether the proxy thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def paused(self) -> bool:
+        """Whether forwarding is paused."""
+        return self._paused
+
+    def pause(self) -> None:
+        """Stop forwarding; messages queue up to the high-water marks."""
+        self._command(b"PAUSE")
+        self._paused = True
+        log.info("forwarder paused")
+
+    def resume(self) -> None:
+        """Resume forwarding."""
+        self._command(b"RESUME")
+        self._paused = False
+        log.info("forwarder resumed")
+
+    def statistics(self) -> ForwarderStats:
+        """Counters of frames and bytes each way, read from the proxy."""
+        frames = self._command(b"STATISTICS")
+        return ForwarderStats(*(int.from_bytes(f, "little") for f in frames[:8]))
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the proxy and close its sockets; waits up to ``timeout``.
+
+        Raises:
+            Timeout: The proxy thread did not end in time.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        thread = self._thread
+        if thread is None:
+            for socket in (self._frontend, self._backend, self._steer):
+                socket.close(0)
+            return
+        try:
+            self._command(b"TERMINATE", timeout)
+        finally:
+            assert self._control is not None
+            self._control.close(0)
+        thread.join(timeout)
+        if thread.is_alive():
+            raise Timeout(f"forwarder still running after {timeout} s")
+        log.info("forwarder stopped")
+
+    close = stop
+
+    def __enter__(self) -> Forwarder:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
