@@ -1,0 +1,321 @@
+"""The fast path: a declared definition compiled into msgspec types.
+
+Each declared definition is compiled once into a msgspec ``Struct`` (one per
+list's rows too) whose annotated types carry the constraints msgspec can
+check in C: types, lengths, ranges, patterns, choices, unknown keys. A small
+generated Python function then does what msgspec cannot: defaults, UTC
+normalisation, seconds to ``timedelta``, duration ranges, distinct choice
+sets and file content lengths, and builds the plain ``dict`` handed back.
+
+The marshmallow schema built by :mod:`zcomet.core.fields` stays the source of
+truth: the sender falls back to it whenever this path rejects, to get its
+per-field messages, and ``tests/test_compiled.py`` checks that both always
+agree. The listener uses this path alone: a peer's bad body costs a msgspec
+message, not a marshmallow run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from zcomet.core.fields import (
+    FLOAT_MAX,
+    INT_MAX,
+    INT_MIN,
+    AwareDatetime,
+    DurationIn,
+    FieldSpec,
+    File,
+    ListSpec,
+    Reject,
+    full_pattern,
+    to_timedelta,
+    to_utc,
+    wire_seconds,
+)
+from zcomet.errors import DecodeError, InvalidBody
+
+__all__ = ["Compiled", "Rejected"]
+
+#: Errors of the fast path that mean "the data does not fit" on the sender.
+Rejected = (msgspec.ValidationError, Reject, UnicodeEncodeError, OverflowError)
+
+_STRUCT_OPTIONS: dict[str, Any] = {
+    "kw_only": True,
+    "forbid_unknown_fields": True,
+    "omit_defaults": True,
+    "gc": False,
+}
+
+
+def _meta(**constraints: Any) -> msgspec.Meta | None:
+    given = {key: value for key, value in constraints.items() if value is not None}
+    return msgspec.Meta(**given) if given else None
+
+
+def _annotate(base: Any, meta: msgspec.Meta | None) -> Any:
+    return base if meta is None else Annotated[base, meta]
+
+
+def _field_type(spec: FieldSpec) -> Any:
+    """The msgspec type of one declared field (without optionality)."""
+    kind = spec.type
+    if kind in ("text", "rich_text"):
+        pattern = None if spec.pattern is None else full_pattern(spec.pattern)
+        meta = _meta(
+            min_length=spec.min_length, max_length=spec.max_length, pattern=pattern
+        )
+        return _annotate(str, meta)
+    if kind == "number":
+        low = -FLOAT_MAX if spec.min is None else spec.min
+        high = FLOAT_MAX if spec.max is None else spec.max
+        return Annotated[float, msgspec.Meta(ge=low, le=high)]
+    if kind == "integer":
+        low = INT_MIN if spec.min is None else spec.min
+        high = INT_MAX if spec.max is None else spec.max
+        return Annotated[int, msgspec.Meta(ge=low, le=high)]
+    if kind == "boolean":
+        return bool
+    if kind == "datetime":
+        return AwareDatetime
+    if kind == "duration":
+        return DurationIn
+    if kind == "file":
+        return File
+    choice: Any = Literal[spec.choices]  # type: ignore[name-defined]
+    if kind == "choice":
+        return choice
+    meta = _meta(min_length=spec.min_length, max_length=spec.max_length)
+    return _annotate(list[choice], meta)
+
+
+def _struct(name: str, specs: list[tuple[str, Any, bool]]) -> type[msgspec.Struct]:
+    """Make a Struct with attributes f0, f1, ... renamed to the wire keys."""
+    fields = []
+    for index, (key, type_, required) in enumerate(specs):
+        if required:
+            fields.append((f"f{index}", type_, msgspec.field(name=key)))
+        else:
+            fields.append(
+                (f"f{index}", type_ | None, msgspec.field(default=None, name=key))
+            )
+    return msgspec.defstruct(name, fields, **_STRUCT_OPTIONS)
+
+
+def _post(spec: FieldSpec, key: str) -> Callable[[Any], Any] | None:
+    """The Python step a field needs after msgspec, if any."""
+    if spec.type == "datetime":
+
+        def datetime_post(value: dt.datetime) -> dt.datetime:
+            if value.tzinfo is dt.UTC:
+                return value
+            try:
+                return to_utc(value)
+            except Reject as exc:
+                raise Reject(exc.message, key) from None
+
+        return datetime_post
+
+    if spec.type == "duration":
+        low = None if spec.min is None else dt.timedelta(seconds=spec.min)
+        high = None if spec.max is None else dt.timedelta(seconds=spec.max)
+
+        def duration_post(value: float | dt.timedelta) -> dt.timedelta:
+            try:
+                result = to_timedelta(value)
+            except Reject as exc:
+                raise Reject(exc.message, key) from None
+            if low is not None and result < low:
+                raise Reject(f"Duration must be at least {spec.min} s.", key)
+            if high is not None and result > high:
+                raise Reject(f"Duration must be at most {spec.max} s.", key)
+            return result
+
+        return duration_post
+
+    if spec.type == "choice_set":
+
+        def choice_set_post(value: list[str]) -> list[str]:
+            if len(set(value)) != len(value):
+                raise Reject("Values must be distinct.", key)
+            return value
+
+        return choice_set_post
+
+    if spec.type == "file" and (spec.min_length or spec.max_length is not None):
+        low_len = spec.min_length or 0
+        high_len = spec.max_length
+
+        def file_post(value: File) -> File:
+            size = len(value.content)
+            if size < low_len or (high_len is not None and size > high_len):
+                raise Reject("Content length is out of range.", key)
+            return value
+
+        return file_post
+
+    return None
+
+
+def _codegen(
+    name: str,
+    specs: tuple[FieldSpec, ...],
+    lists: tuple[tuple[ListSpec, Callable[[Any], Any]], ...],
+    *,
+    prefix: str,
+    wire: bool,
+) -> Callable[[Any], dict[str, Any]]:
+    """Generate ``natural(struct) -> dict`` for one Struct layout.
+
+    With ``wire``, durations in the Struct are also replaced by seconds so that
+    the Struct itself can then be encoded.
+    """
+    namespace: dict[str, Any] = {"UTC": dt.UTC, "wire_seconds": wire_seconds}
+    lines = [f"def {name}(s):"]
+    items = []
+    for index, spec in enumerate(specs):
+        attr, var = f"s.f{index}", f"v{index}"
+        post = _post(spec, prefix + spec.name)
+        call = var
+        if post is not None:
+            namespace[f"p{index}"] = post
+            call = f"p{index}({var})"
+            if spec.type == "datetime":
+                # Values decoded from the wire are already in UTC: skip the call.
+                call = f"({var} if {var}.tzinfo is UTC else {call})"
+        lines.append(f"    {var} = {attr}")
+        if spec.required:
+            if post is not None:
+                lines.append(f"    {var} = {call}")
+        else:
+            # Only list defaults need a fresh copy per message.
+            default = "None"
+            if spec.default is not None:
+                namespace[f"d{index}"] = spec.default_factory()
+                mutable = isinstance(spec.default, list)
+                default = f"d{index}()" if mutable else f"d{index}"
+                if not mutable:
+                    namespace[f"d{index}"] = spec.default
+            if default != "None" or call != var:
+                lines.append(f"    {var} = {default} if {var} is None else {call}")
+        if wire and spec.type == "duration":
+            if spec.required:
+                lines.append(f"    {attr} = wire_seconds({var})")
+            else:
+                lines.append(f"    if {attr} is not None:")
+                lines.append(f"        {attr} = wire_seconds({var})")
+        items.append(f"{spec.name!r}: {var}")
+    for offset, (list_spec, row) in enumerate(lists, start=len(specs)):
+        attr, var = f"s.f{offset}", f"v{offset}"
+        namespace[f"r{offset}"] = row
+        lines.append(f"    {var} = {attr}")
+        lines.append(
+            f"    {var} = [] if {var} is None else [r{offset}(x) for x in {var}]"
+        )
+        items.append(f"{list_spec.name!r}: {var}")
+    lines.append(f"    return {{{', '.join(items)}}}")
+    # The source is built only from technical names ([a-z][a-z0-9_]*) and
+    # indices, so executing it is safe.
+    exec("\n".join(lines), namespace)
+    function: Callable[[Any], dict[str, Any]] = namespace[name]
+    return function
+
+
+class Compiled:
+    """The msgspec form of one declared definition.
+
+    Args:
+        technical_name: The definition's technical name (for error messages).
+        fields: The top-level fields.
+        lists: The lists of rows.
+    """
+
+    def __init__(
+        self,
+        technical_name: str,
+        fields: tuple[FieldSpec, ...],
+        lists: tuple[ListSpec, ...],
+    ) -> None:
+        self.technical_name = technical_name
+        layout: list[tuple[str, Any, bool]] = [
+            (spec.name, _field_type(spec), spec.required) for spec in fields
+        ]
+        readers: list[tuple[ListSpec, Callable[[Any], Any]]] = []
+        writers: list[tuple[ListSpec, Callable[[Any], Any]]] = []
+        for list_spec in lists:
+            row: Any = _struct(
+                f"{technical_name}__{list_spec.name}",
+                [
+                    (spec.name, _field_type(spec), spec.required)
+                    for spec in list_spec.fields
+                ],
+            )
+            meta = _meta(min_length=list_spec.min_rows, max_length=list_spec.max_rows)
+            layout.append(
+                (list_spec.name, _annotate(list[row], meta), list_spec.required)
+            )
+            for target, wire in ((readers, False), (writers, True)):
+                target.append(
+                    (
+                        list_spec,
+                        _codegen(
+                            "row",
+                            list_spec.fields,
+                            (),
+                            prefix=f"{list_spec.name}[].",
+                            wire=wire,
+                        ),
+                    )
+                )
+        self.struct = _struct(technical_name, layout)
+        self._natural = _codegen(
+            "natural", fields, tuple(readers), prefix="", wire=False
+        )
+        self._natural_wire = _codegen(
+            "natural", fields, tuple(writers), prefix="", wire=True
+        )
+        self._encoder = msgspec.msgpack.Encoder()
+        self._decoder = msgspec.msgpack.Decoder(self.struct)
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Check sender data; return natural values.
+
+        Raises:
+            msgspec.ValidationError, Reject, UnicodeEncodeError: The data does
+                not fit (see :data:`Rejected`); the caller asks marshmallow why.
+        """
+        return self.encode(data)[0]
+
+    def encode(self, data: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+        """Check sender data; return natural values and the msgpack body.
+
+        Raises:
+            msgspec.ValidationError, Reject, UnicodeEncodeError: As
+                :meth:`validate`.
+        """
+        struct = msgspec.convert(data, self.struct)
+        natural = self._natural_wire(struct)
+        # Encoding also rejects lone surrogates, which msgspec.convert lets by.
+        return natural, self._encoder.encode(struct)
+
+    def decode(self, body: bytes) -> dict[str, Any]:
+        """Decode and check a body from the network; return natural values.
+
+        Raises:
+            InvalidBody: The body is msgpack but does not fit.
+            DecodeError: The body is not msgpack.
+        """
+        try:
+            struct = self._decoder.decode(body)
+        except msgspec.ValidationError as exc:
+            raise InvalidBody(self.technical_name, str(exc)) from None
+        except (msgspec.DecodeError, TypeError, ValueError, RecursionError) as exc:
+            raise DecodeError(f"malformed msgpack body: {exc}") from None
+        try:
+            return self._natural(struct)
+        except Reject as exc:
+            raise InvalidBody(self.technical_name, str(exc)) from None
