@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from zcomet.core.catalog import Catalog
@@ -25,6 +26,7 @@ __all__ = [
     "Dispatcher",
     "GapCallback",
     "Handler",
+    "LagCallback",
     "ListenerStats",
     "Prepared",
     "Subscription",
@@ -34,12 +36,21 @@ Handler = Callable[[Message], Any]
 GapCallback = Callable[[str, str, int, int], Any]
 """Called as ``on_gap(sender, channel, expected, received)``."""
 
+LagCallback = Callable[[str, str, int, float], Any]
+"""Called as ``on_lag(sender, channel, sent_ns, age)``, ``age`` in seconds."""
+
 Prepared = tuple[Message, tuple["Subscription", ...]]
 """A decoded message and the subscriptions that want it."""
 
 # Senders remembered per listener for sequence accounting; beyond it the
 # oldest is forgotten (a restarted sender has a new id, so old ids go stale).
 _MAX_SENDERS = 65_536
+
+# While a listener stays behind, the lag signal repeats at most this often.
+_LAG_REPEAT_NS = 1_000_000_000
+
+# Lag floor when the lag signal is off: below any timestamp msgpack can carry.
+_NO_LAG_FLOOR = -(2**64)
 
 
 @dataclass
@@ -58,6 +69,8 @@ class ListenerStats:
         unmatched: Messages that no subscription wanted (wildcard prefixes).
         gaps: Messages missing, as seen in sequence numbers.
         duplicates: Messages dropped as already seen.
+        lagged: Messages older than the lag threshold when read (0 when the
+            lag signal is off).
     """
 
     received: int = 0
@@ -71,6 +84,7 @@ class ListenerStats:
     unmatched: int = 0
     gaps: int = 0
     duplicates: int = 0
+    lagged: int = 0
 
     @property
     def dropped(self) -> int:
@@ -86,6 +100,10 @@ class ListenerStats:
     def as_dict(self) -> dict[str, int]:
         """The counters as a plain dict."""
         return asdict(self)
+
+    def snapshot(self) -> ListenerStats:
+        """A copy of the counters as they are now; the copy does not change."""
+        return replace(self)
 
 
 class Subscription:
@@ -124,7 +142,17 @@ class Dispatcher:
         catalog: Definitions received messages are validated against.
         max_body: Largest body accepted, in bytes.
         on_gap: Called when sequence numbers show lost messages.
+        lag_threshold: Seconds; a message older than this when read means
+            the listener is behind: counted in ``lagged``, logged at WARNING
+            and passed to ``on_lag`` (at most once a second while it lasts).
+            None turns the check off.
+        on_lag: Called as ``on_lag(sender, channel, sent_ns, age)``.
         log: Logger to use (default: this module's).
+
+    The age is measured against a clock read by :meth:`tick`, which the
+    listeners call once per receive batch, so the per-message cost is one
+    comparison with the header's timestamp. Clocks of other hosts must be in
+    sync (NTP) for the age to mean anything across machines.
     """
 
     def __init__(
@@ -133,11 +161,19 @@ class Dispatcher:
         *,
         max_body: int = DEFAULT_MAX_BODY,
         on_gap: GapCallback | None = None,
+        lag_threshold: float | None = None,
+        on_lag: LagCallback | None = None,
         log: logging.Logger | None = None,
     ) -> None:
         self.catalog = catalog
         self.stats = ListenerStats()
         self.on_gap = on_gap
+        self.on_lag = on_lag
+        self._lag_ns = 0 if lag_threshold is None else int(lag_threshold * 1e9)
+        self._now_ns = 0
+        self._lag_floor = _NO_LAG_FLOOR
+        self._lagging = False
+        self._lag_signalled_ns = 0
         self.log = log or logging.getLogger(__name__)
         self._frames = FrameDecoder(max_body)
         self._lock = threading.Lock()
@@ -190,6 +226,17 @@ class Dispatcher:
 
     # Receiving.
 
+    @property
+    def lag_threshold(self) -> float | None:
+        """Seconds of message age that count as lag; None when off."""
+        return self._lag_ns / 1e9 if self._lag_ns else None
+
+    def tick(self) -> None:
+        """Read the clock for the lag check (once per receive batch)."""
+        if self._lag_ns:
+            self._now_ns = now = time.time_ns()
+            self._lag_floor = now - self._lag_ns
+
     def prepare(self, frames: Sequence[bytes]) -> Prepared | None:
         """Decode and check one message; None when it is dropped.
 
@@ -211,6 +258,11 @@ class Dispatcher:
             return None
 
         header = envelope.header
+        if header.sent_ns < self._lag_floor:
+            self._lag(envelope)
+        elif self._lagging:
+            self._lagging = False
+            self.log.info("listener caught up on %s", envelope.channel)
         try:
             definition = self._definition(header.definition, header.fingerprint)
             wanted = tuple(
@@ -319,6 +371,30 @@ class Dispatcher:
                     self.log.exception("gap callback failed")
         self._last_sequence[key] = sequence
         return True
+
+    def _lag(self, envelope: Envelope) -> None:
+        """Count a late message; signal when lag starts, then once a second."""
+        self.stats.lagged += 1
+        now = self._now_ns
+        if self._lagging and now - self._lag_signalled_ns < _LAG_REPEAT_NS:
+            return
+        self._lagging = True
+        self._lag_signalled_ns = now
+        header = envelope.header
+        age = (now - header.sent_ns) / 1e9
+        self.log.warning(
+            "listener behind on %s: message #%d from %s is %.3f s old (threshold %s s)",
+            envelope.channel,
+            header.sequence,
+            header.sender,
+            age,
+            self.lag_threshold,
+        )
+        if self.on_lag is not None:
+            try:
+                self.on_lag(header.sender, envelope.channel, header.sent_ns, age)
+            except Exception:
+                self.log.exception("lag callback failed")
 
     def _count_drop(self, exc: DecodeError, envelope: Envelope | None) -> None:
         kind = exc.kind

@@ -29,6 +29,7 @@ from zcomet.net.dispatch import (
     Dispatcher,
     GapCallback,
     Handler,
+    LagCallback,
     ListenerStats,
     Subscription,
 )
@@ -41,6 +42,9 @@ log = logging.getLogger(__name__)
 
 # Messages handled between two looks at the stop flag and pending changes.
 _BATCH = 256
+
+# Messages handled between two clock reads for the lag check (a power of 2).
+_TICK_EVERY = 32
 
 
 def _make_socket(
@@ -66,12 +70,19 @@ class _ListenerBase:
         max_body: int,
         on_gap: GapCallback | None,
         log: logging.Logger | None,
+        lag_threshold: float | None = None,
+        on_lag: LagCallback | None = None,
     ) -> None:
         self.endpoints = parse_endpoints(endpoints, default="connect")
         self.options = options or SocketOptions()
         self.max_body = max_body
         self._dispatcher = Dispatcher(
-            catalog, max_body=max_body, on_gap=on_gap, log=log
+            catalog,
+            max_body=max_body,
+            on_gap=on_gap,
+            lag_threshold=lag_threshold,
+            on_lag=on_lag,
+            log=log,
         )
         self._closed = False
         self.addresses: list[str] = []
@@ -155,6 +166,12 @@ class Listener(_ListenerBase):
             when sequence numbers show lost messages.
         context: The ZeroMQ context; the process-wide one by default.
         log: Logger for drops and handler failures.
+        lag_threshold: Seconds; messages older than this when read mean the
+            listener is behind (``stats.lagged``, a WARNING, ``on_lag``).
+            Off (None) by default.
+        on_lag: Called as ``on_lag(sender, channel, sent_ns, age)`` when the
+            listener falls behind, then at most once a second while it stays
+            behind.
 
     Example:
         >>> listener = Listener(">tcp://127.0.0.1:5555", catalog)
@@ -172,8 +189,12 @@ class Listener(_ListenerBase):
         on_gap: GapCallback | None = None,
         context: zmq.Context[Any] | None = None,
         log: logging.Logger | None = None,
+        lag_threshold: float | None = None,
+        on_lag: LagCallback | None = None,
     ) -> None:
-        super().__init__(endpoints, catalog, options, max_body, on_gap, log)
+        super().__init__(
+            endpoints, catalog, options, max_body, on_gap, log, lag_threshold, on_lag
+        )
         context = context or zmq.Context.instance()
         self._socket = _make_socket(context, self.options, max_body)
 
@@ -233,6 +254,7 @@ class Listener(_ListenerBase):
         limit = max_messages if max_messages is not None else -1
         count = 0
         socket, dispatch = self._socket, self._dispatcher.dispatch
+        tick = self._dispatcher.tick
         poller = zmq.Poller()
         poller.register(socket, zmq.POLLIN)
         poller.register(self._wake_in, zmq.POLLIN)
@@ -253,12 +275,15 @@ class Listener(_ListenerBase):
                     self._apply_pending()
                 if socket not in events:
                     continue
+                tick()
                 for _ in range(_BATCH):
                     try:
                         frames = socket.recv_multipart(zmq.NOBLOCK)
                     except zmq.Again:
                         break
                     count += 1
+                    if not count % _TICK_EVERY:
+                        tick()  # bounds the lag clock's staleness in slow batches
                     dispatch(frames)
                     if count == limit or self._stopping.is_set():
                         break
@@ -348,8 +373,12 @@ class AsyncListener(_ListenerBase):
         on_gap: GapCallback | None = None,
         context: zmq.asyncio.Context | None = None,
         log: logging.Logger | None = None,
+        lag_threshold: float | None = None,
+        on_lag: LagCallback | None = None,
     ) -> None:
-        super().__init__(endpoints, catalog, options, max_body, on_gap, log)
+        super().__init__(
+            endpoints, catalog, options, max_body, on_gap, log, lag_threshold, on_lag
+        )
         context = context or zmq.asyncio.Context.instance()
         self._socket = _make_socket(context, self.options, max_body)
         self._stopping = False
@@ -389,6 +418,7 @@ class AsyncListener(_ListenerBase):
                 self._receiving = None
             count += 1
 
+            dispatcher.tick()  # one await per message already costs far more
             prepared = dispatcher.prepare(frames)
             if prepared is None:
                 continue
