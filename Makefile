@@ -25,7 +25,7 @@ test: lint
 	$(BIN)/pytest -q
 
 demo: venv
-	$(BIN)/python -m examples.helpdesk.demo
+	$(BIN)/python -m zcomet demo
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

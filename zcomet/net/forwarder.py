@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from types import TracebackType
 from typing import Any
@@ -24,7 +25,7 @@ from zcomet.errors import ClosedError, ConfigError, Timeout
 from zcomet.net.endpoints import Endpoint, attach, parse_endpoints
 from zcomet.net.options import SocketOptions
 
-__all__ = ["Forwarder", "ForwarderStats"]
+__all__ = ["Forwarder", "ForwarderStats", "describe_statistics"]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,29 @@ class ForwarderStats:
     def as_dict(self) -> dict[str, int]:
         """The counters as a plain dict."""
         return asdict(self)
+
+
+def describe_statistics(
+    stats: ForwarderStats,
+    previous: ForwarderStats | None = None,
+    seconds: float = 0.0,
+) -> str:
+    """One log line: totals each way, and rates since ``previous`` if given."""
+    before = previous or ForwarderStats()
+
+    def part(label: str, frames: str, size: str) -> str:
+        text = f"{label} {getattr(stats, frames):,} frames {getattr(stats, size):,} B"
+        if previous is not None and seconds > 0:
+            frame_rate = (getattr(stats, frames) - getattr(before, frames)) / seconds
+            byte_rate = (getattr(stats, size) - getattr(before, size)) / seconds
+            text += f" ({frame_rate:,.0f} frames/s, {byte_rate:,.0f} B/s)"
+        return text
+
+    return (
+        f"{part('in', 'frontend_in_msgs', 'frontend_in_bytes')}, "
+        f"{part('out', 'backend_out_msgs', 'backend_out_bytes')}, "
+        f"subscriptions {stats.backend_in_msgs:,} in, {stats.frontend_out_msgs:,} up"
+    )
 
 
 class Forwarder:
@@ -91,6 +115,9 @@ class Forwarder:
         self._control: zmq.Socket[Any] | None = None
         self._closed = False
         self._paused = False
+        # Set from signal handlers: plain flags, read by run().
+        self._stop_requested = False
+        self._statistics_requested = False
 
         self._frontend = self._context.socket(zmq.XSUB)
         self._backend = self._context.socket(zmq.XPUB)
@@ -175,6 +202,70 @@ class Forwarder:
         """Counters of frames and bytes each way, read from the proxy."""
         frames = self._command(b"STATISTICS")
         return ForwarderStats(*(int.from_bytes(f, "little") for f in frames[:8]))
+
+    def request_stop(self) -> None:
+        """Ask :meth:`run` to stop; safe to call from a signal handler."""
+        self._stop_requested = True
+
+    def request_statistics(self) -> None:
+        """Ask :meth:`run` to report statistics now; safe in a signal handler."""
+        self._statistics_requested = True
+
+    def run(
+        self,
+        stats_interval: float | None = None,
+        on_request: Callable[[ForwarderStats], object] | None = None,
+    ) -> ForwarderStats:
+        """Forward until :meth:`request_stop`, then stop; for a main thread.
+
+        The proxy runs in its thread as after :meth:`start`; this thread logs
+        statistics every ``stats_interval`` seconds (INFO, with rates) and
+        whenever :meth:`request_statistics` is called. Signal handlers should
+        call those two ``request_`` methods, which only set flags.
+
+        Args:
+            stats_interval: Seconds between statistics lines; none if None.
+            on_request: Called with requested statistics instead of logging.
+
+        Returns:
+            The final statistics.
+        """
+        if self._thread is None:
+            self.start()
+        thread = self._thread
+        assert thread is not None
+        last, last_at = self.statistics(), time.monotonic()
+        next_at = last_at + stats_interval if stats_interval else float("inf")
+
+        while not self._stop_requested and thread.is_alive():
+            thread.join(max(0.0, min(0.2, next_at - time.monotonic())))
+            if self._stop_requested or not thread.is_alive():
+                break
+            now = time.monotonic()
+            if self._statistics_requested:
+                self._statistics_requested = False
+                current = self.statistics()
+                if on_request is not None:
+                    on_request(current)
+                else:
+                    log.info("statistics: %s", describe_statistics(current))
+            if now >= next_at:
+                current = self.statistics()
+                line = describe_statistics(current, last, now - last_at)
+                log.info("statistics: %s", line)
+                last, last_at = current, now
+                next_at = now + (stats_interval or float("inf"))
+
+        if not thread.is_alive():
+            # The proxy failed (logged by its thread); nothing left to steer.
+            self._closed = True
+            if self._control is not None:
+                self._control.close(0)
+            return last
+        final = self.statistics()
+        self.stop()
+        log.info("final statistics: %s", describe_statistics(final))
+        return final
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the proxy and close its sockets; waits up to ``timeout``.
