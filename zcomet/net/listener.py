@@ -24,7 +24,13 @@ import zmq.asyncio
 from zcomet.core.catalog import Catalog
 from zcomet.core.channels import Pattern
 from zcomet.core.codec import DEFAULT_MAX_BODY, MAX_HEADER_BYTES
-from zcomet.errors import ClosedError, ConfigError, DefinitionError, Timeout
+from zcomet.errors import (
+    ClosedError,
+    ConfigError,
+    DefinitionError,
+    SecurityError,
+    Timeout,
+)
 from zcomet.net.dispatch import (
     Dispatcher,
     GapCallback,
@@ -34,7 +40,9 @@ from zcomet.net.dispatch import (
     Subscription,
 )
 from zcomet.net.endpoints import Endpoint, attach, parse_endpoints
+from zcomet.net.monitor import Guard
 from zcomet.net.options import SocketOptions
+from zcomet.net.security import Security, require_guard
 
 __all__ = ["AsyncListener", "Listener"]
 
@@ -86,11 +94,34 @@ class _ListenerBase:
         )
         self._closed = False
         self.addresses: list[str] = []
+        #: The handshake watch when ``security`` was given, else None.
+        self.guard: Guard | None = None
 
     @property
     def catalog(self) -> Catalog:
         """The catalog messages are validated against."""
         return self._dispatcher.catalog
+
+    def wait_secure(self, timeout: float = 5.0, peers: int | None = None) -> int:
+        """Wait for CURVE handshakes; see :meth:`zcomet.net.monitor.Guard.wait_secure`.
+
+        Raises:
+            SecurityError: Not secured, or too few handshakes within ``timeout``
+                (the message names the last failure, e.g. a wrong server key).
+        """
+        return require_guard(self.guard, "listener").wait_secure(peers, timeout)
+
+    def _secure(self, security: Security | None) -> None:
+        if security is not None:
+            self.guard = security.secure(
+                self._socket,
+                f"listener on {', '.join(map(str, self.endpoints))}",
+                self.endpoints,
+                self._security_lost,
+            )
+
+    def _security_lost(self, reason: str) -> None:
+        raise NotImplementedError
 
     @property
     def stats(self) -> ListenerStats:
@@ -172,6 +203,9 @@ class Listener(_ListenerBase):
         on_lag: Called as ``on_lag(sender, channel, sent_ns, age)`` when the
             listener falls behind, then at most once a second while it stays
             behind.
+        security: CURVE settings (:class:`~zcomet.net.security.Security`);
+            plain ZeroMQ if None. If a server's authenticator stops, the
+            listener closes.
 
     Example:
         >>> listener = Listener(">tcp://127.0.0.1:5555", catalog)
@@ -191,6 +225,7 @@ class Listener(_ListenerBase):
         log: logging.Logger | None = None,
         lag_threshold: float | None = None,
         on_lag: LagCallback | None = None,
+        security: Security | None = None,
     ) -> None:
         super().__init__(
             endpoints, catalog, options, max_body, on_gap, log, lag_threshold, on_lag
@@ -212,6 +247,7 @@ class Listener(_ListenerBase):
         self._thread: threading.Thread | None = None
 
         try:
+            self._secure(security)
             self.addresses = attach(self._socket, self.endpoints)
         except BaseException:
             self._close_sockets(0)
@@ -341,6 +377,11 @@ class Listener(_ListenerBase):
         with self._wake_lock:
             self._wake_out.close(0)
         self._wake_in.close(0)
+        if self.guard is not None:
+            self.guard.close()
+
+    def _security_lost(self, reason: str) -> None:
+        self.close(0)
 
     def __enter__(self) -> Listener:
         return self
@@ -375,6 +416,7 @@ class AsyncListener(_ListenerBase):
         log: logging.Logger | None = None,
         lag_threshold: float | None = None,
         on_lag: LagCallback | None = None,
+        security: Security | None = None,
     ) -> None:
         super().__init__(
             endpoints, catalog, options, max_body, on_gap, log, lag_threshold, on_lag
@@ -384,10 +426,21 @@ class AsyncListener(_ListenerBase):
         self._stopping = False
         self._receiving: Any = None
         try:
+            self._secure(security)
             self.addresses = attach(self._socket, self.endpoints)
         except BaseException:
             self._socket.close(0)
+            if self.guard is not None:
+                self.guard.close()
             raise
+
+    def _security_lost(self, reason: str) -> None:
+        receiving = self._receiving
+        if receiving is not None and not receiving.done():
+            # Close in the event loop's thread, where the socket lives.
+            receiving.get_loop().call_soon_threadsafe(self.close, 0)
+        else:
+            self._stopping = True
 
     def _change(self, option: int, prefix: bytes) -> None:
         self._socket.setsockopt(option, prefix)
@@ -403,6 +456,9 @@ class AsyncListener(_ListenerBase):
         """
         if self._closed:
             raise ClosedError("listener is closed")
+        if self.guard is not None and self.guard.lost:
+            self.close(0)
+            raise SecurityError("listener closed: the authenticator stopped")
         dispatcher = self._dispatcher
         count = 0
         self._stopping = False
@@ -450,6 +506,8 @@ class AsyncListener(_ListenerBase):
         self._closed = True
         linger_ms = self.options.linger_ms if linger is None else int(linger * 1000)
         self._socket.close(linger=linger_ms)
+        if self.guard is not None:
+            self.guard.close()
         log.info("async listener closed; %s", self.stats.as_dict())
 
     async def __aenter__(self) -> AsyncListener:

@@ -28,10 +28,12 @@ import zmq.asyncio
 
 from zcomet.core.catalog import Catalog
 from zcomet.core.definitions import Definition
-from zcomet.errors import ClosedError, ConfigError, Timeout
+from zcomet.errors import ClosedError, ConfigError, SecurityError, Timeout
 from zcomet.net.endpoints import Endpoint, attach, parse_endpoints
+from zcomet.net.monitor import Guard
 from zcomet.net.options import SocketOptions
 from zcomet.net.outbox import Outbox, SubscriptionCounter, new_sender_id
+from zcomet.net.security import Security, require_guard
 
 __all__ = ["AsyncSender", "Overload", "Sender"]
 
@@ -64,6 +66,8 @@ def _make_socket(
 class _SenderBase:
     """State and policy shared by the sync and asyncio senders."""
 
+    _socket: Any
+
     def __init__(
         self,
         endpoints: str | Endpoint | Iterable[str | Endpoint],
@@ -81,17 +85,42 @@ class _SenderBase:
         self._subscriptions = SubscriptionCounter()
         self._closed = False
         self.addresses: list[str] = []
+        #: The handshake watch when ``security`` was given, else None.
+        self.guard: Guard | None = None
+        self._lost: str | None = None
 
     @property
     def catalog(self) -> Catalog:
         """The catalog definitions are looked up in."""
         return self._outbox.catalog
 
+    def wait_secure(self, timeout: float = 5.0, peers: int | None = None) -> int:
+        """Wait for CURVE handshakes; see :meth:`zcomet.net.monitor.Guard.wait_secure`.
+
+        Raises:
+            SecurityError: Not secured, or too few handshakes within ``timeout``
+                (the message names the last failure, e.g. a wrong server key).
+        """
+        return require_guard(self.guard, f"sender {self.id}").wait_secure(
+            peers, timeout
+        )
+
+    def _secure(self, security: Security | None) -> None:
+        if security is not None:
+            self.guard = security.secure(
+                self._socket, f"sender {self.id}", self.endpoints, self._security_lost
+            )
+
+    def _security_lost(self, reason: str) -> None:
+        self._lost = reason
+
     def sequence(self, channel: str) -> int:
         """The last sequence number sent on ``channel`` (0 if none)."""
         return self._outbox.sequence(channel)
 
     def _check_open(self) -> None:
+        if self._lost is not None:
+            raise SecurityError(f"sender closed: {self._lost}")
         if self._closed:
             raise ClosedError("sender is closed")
 
@@ -110,6 +139,8 @@ class Sender(_SenderBase):
         overload: ``"drop"`` or ``"block"``; see the module docs.
         send_timeout: With ``overload="block"``, seconds ``send`` may wait.
         context: The ZeroMQ context; the process-wide one by default.
+        security: CURVE settings (:class:`~zcomet.net.security.Security`);
+            plain ZeroMQ if None. A server's authenticator must be running.
 
     Example:
         >>> with Sender("@tcp://127.0.0.1:5555", catalog) as sender:
@@ -125,15 +156,19 @@ class Sender(_SenderBase):
         overload: Overload = "drop",
         send_timeout: float = 1.0,
         context: zmq.Context[Any] | None = None,
+        security: Security | None = None,
     ) -> None:
         super().__init__(endpoints, catalog, options, overload, send_timeout)
         self._lock = threading.Lock()
         context = context or zmq.Context.instance()
         self._socket = _make_socket(context, self.options, overload, send_timeout)
         try:
+            self._secure(security)
             self.addresses = attach(self._socket, self.endpoints)
         except BaseException:
             self._socket.close(0)
+            if self.guard is not None:
+                self.guard.close()
             raise
         log.info("sender %s ready on %s", self.id, ", ".join(self.addresses))
 
@@ -236,7 +271,13 @@ class Sender(_SenderBase):
             self._closed = True
             linger_ms = self.options.linger_ms if linger is None else int(linger * 1000)
             self._socket.close(linger=linger_ms)
+        if self.guard is not None:
+            self.guard.close()
         log.info("sender %s closed", self.id)
+
+    def _security_lost(self, reason: str) -> None:
+        super()._security_lost(reason)
+        self.close(0)
 
     def __enter__(self) -> Sender:
         return self
@@ -267,16 +308,25 @@ class AsyncSender(_SenderBase):
         overload: Overload = "drop",
         send_timeout: float = 1.0,
         context: zmq.asyncio.Context | None = None,
+        security: Security | None = None,
     ) -> None:
         super().__init__(endpoints, catalog, options, overload, send_timeout)
         context = context or zmq.asyncio.Context.instance()
-        self._socket: Any = _make_socket(context, self.options, overload, send_timeout)
+        self._socket = _make_socket(context, self.options, overload, send_timeout)
         try:
+            self._secure(security)
             self.addresses = attach(self._socket, self.endpoints)
         except BaseException:
             self._socket.close(0)
+            if self.guard is not None:
+                self.guard.close()
             raise
         log.info("async sender %s ready on %s", self.id, ", ".join(self.addresses))
+
+    def _check_open(self) -> None:
+        if self._lost is not None:
+            self.close(0)  # here, in the event loop's thread, where the socket lives
+        super()._check_open()
 
     async def send(
         self, channel: str, definition: str | Definition, data: Mapping[str, Any]
@@ -323,6 +373,8 @@ class AsyncSender(_SenderBase):
         self._closed = True
         linger_ms = self.options.linger_ms if linger is None else int(linger * 1000)
         self._socket.close(linger=linger_ms)
+        if self.guard is not None:
+            self.guard.close()
         log.info("async sender %s closed", self.id)
 
     async def __aenter__(self) -> AsyncSender:
