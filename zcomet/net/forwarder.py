@@ -23,7 +23,9 @@ import zmq
 
 from zcomet.errors import ClosedError, ConfigError, Timeout
 from zcomet.net.endpoints import Endpoint, attach, parse_endpoints
+from zcomet.net.monitor import Guard
 from zcomet.net.options import SocketOptions
+from zcomet.net.security import Security
 
 __all__ = ["Forwarder", "ForwarderStats", "describe_statistics"]
 
@@ -90,6 +92,11 @@ class Forwarder:
         backend: Where listeners reach it (XPUB); a bare address binds.
         options: Socket options for both sides.
         context: The ZeroMQ context; the process-wide one by default.
+        frontend_security: CURVE settings for the senders' side, usually
+            ``Security.server`` with the senders' allowlist.
+        backend_security: CURVE settings for the listeners' side, usually
+            ``Security.server`` with the listeners' allowlist. If an
+            authenticator either side depends on stops, the forwarder stops.
 
     Example:
         >>> with Forwarder("@tcp://127.0.0.1:5555", "@tcp://127.0.0.1:5556") as fw:
@@ -104,6 +111,8 @@ class Forwarder:
         *,
         options: SocketOptions | None = None,
         context: zmq.Context[Any] | None = None,
+        frontend_security: Security | None = None,
+        backend_security: Security | None = None,
     ) -> None:
         self.options = options or SocketOptions()
         self._context = context or zmq.Context.instance()
@@ -127,14 +136,40 @@ class Forwarder:
         # Pass every listener's subscription upstream (and its unsubscription),
         # so a sender's wait_for_listeners counts listeners, not forwarders.
         self._backend.setsockopt(zmq.XPUB_VERBOSER, 1)
+        #: The handshake watch of each side when it is secured, else None.
+        self.frontend_guard: Guard | None = None
+        self.backend_guard: Guard | None = None
         try:
+            if frontend_security is not None:
+                self.frontend_guard = frontend_security.secure(
+                    self._frontend,
+                    "forwarder frontend",
+                    self.frontend_endpoints,
+                    self._security_lost,
+                )
+            if backend_security is not None:
+                self.backend_guard = backend_security.secure(
+                    self._backend,
+                    "forwarder backend",
+                    self.backend_endpoints,
+                    self._security_lost,
+                )
             self._steer.bind(self._control_address)
             self.frontend_addresses = attach(self._frontend, self.frontend_endpoints)
             self.backend_addresses = attach(self._backend, self.backend_endpoints)
         except BaseException:
             for socket in (self._frontend, self._backend, self._steer):
                 socket.close(0)
+            self._close_guards()
             raise
+
+    def _close_guards(self) -> None:
+        for guard in (self.frontend_guard, self.backend_guard):
+            if guard is not None:
+                guard.close()
+
+    def _security_lost(self, reason: str) -> None:
+        self.stop()
 
     def start(self) -> Forwarder:
         """Run the proxy in a background thread; returns self."""
@@ -280,6 +315,7 @@ class Forwarder:
         if thread is None:
             for socket in (self._frontend, self._backend, self._steer):
                 socket.close(0)
+            self._close_guards()
             return
         try:
             self._command(b"TERMINATE", timeout)
@@ -287,6 +323,7 @@ class Forwarder:
             assert self._control is not None
             self._control.close(0)
         thread.join(timeout)
+        self._close_guards()
         if thread.is_alive():
             raise Timeout(f"forwarder still running after {timeout} s")
         log.info("forwarder stopped")
