@@ -31,6 +31,14 @@ __all__ = ["Forwarder", "ForwarderStats", "describe_statistics"]
 
 log = logging.getLogger(__name__)
 
+# libzmq 4.3.5's steerable proxy has PAUSE and RESUME the wrong way round
+# (fixed upstream by zeromq/libzmq#4600, after that release);
+# tests/test_forwarder.py checks that a pause really holds messages.
+if zmq.zmq_version_info()[:3] == (4, 3, 5):
+    _PAUSE, _RESUME = b"RESUME", b"PAUSE"
+else:
+    _PAUSE, _RESUME = b"PAUSE", b"RESUME"
+
 
 @dataclass(frozen=True)
 class ForwarderStats:
@@ -223,13 +231,13 @@ class Forwarder:
 
     def pause(self) -> None:
         """Stop forwarding; messages queue up to the high-water marks."""
-        self._command(b"PAUSE")
+        self._command(_PAUSE)
         self._paused = True
         log.info("forwarder paused")
 
     def resume(self) -> None:
         """Resume forwarding."""
-        self._command(b"RESUME")
+        self._command(_RESUME)
         self._paused = False
         log.info("forwarder resumed")
 
