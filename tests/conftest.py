@@ -28,3 +28,14 @@ def ipc_dir() -> Iterator[Path]:
 def address(request: pytest.FixtureRequest, ipc_dir: Path) -> str:
     """A fresh address on each transport, for a bind and a connect."""
     return make_address(request.param, ipc_dir)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the figures the reliability tests measured."""
+    from tests.figures import summary_lines
+
+    lines = summary_lines()
+    if lines:
+        terminalreporter.section("reliability figures")
+        for line in lines:
+            terminalreporter.write_line(line)
