@@ -66,45 +66,53 @@ def folder(tmp_path: Path) -> Path:
     return tmp_path
 
 
+RECORD = "tests.daemon_handlers:record"
+
+
+def table(**keys: object) -> str:
+    """One ``[[subscriptions]]`` table with these keys (TOML values via repr)."""
+    lines = "".join(f"{key} = {value!r}\n" for key, value in keys.items())
+    return "[[subscriptions]]\n" + lines.replace("'", '"')
+
+
 @pytest.mark.parametrize(
     ("subscriptions", "key", "words"),
     [
+        (table(channel="acks"), "subscriptions[0].handler", "missing"),
         (
-            "[[subscriptions]]\nchannel = 'acks'\n",
-            "subscriptions[0].handler",
-            "missing",
-        ),
-        (
-            "[[subscriptions]]\nchannel = 'acks'\nhandler = 'no.such.module:f'\n",
+            table(channel="acks", handler="no.such.module:f"),
             "subscriptions[0].handler",
             "cannot import",
         ),
         (
-            "[[subscriptions]]\nchannel = 'acks'\nhandler = 'tests.daemon_handlers:nope'\n",
+            table(channel="acks", handler="tests.daemon_handlers:nope"),
             "subscriptions[0].handler",
             "has no",
         ),
         (
-            "[[subscriptions]]\nchannel = 'acks..x'\nhandler = 'tests.daemon_handlers:record'\n",
+            table(channel="acks..x", handler=RECORD),
             "subscriptions[0].channel",
             "invalid",
         ),
         (
-            "[[subscriptions]]\nchannel = 'acks'\ndefinition = 'nope'\n"
-            "handler = 'tests.daemon_handlers:record'\n",
+            table(channel="acks", definition="nope", handler=RECORD),
             "subscriptions[0].definition",
             "not in the catalog",
         ),
         (
-            "[[subscriptions]]\nchannel = 'acks'\nconcurrency = 0\n"
-            "handler = 'tests.daemon_handlers:record'\n",
+            table(channel="acks", concurrency=0, handler=RECORD),
             "subscriptions[0].concurrency",
             "1 or more",
         ),
         (
-            "[[subscriptions]]\nchanel = 'acks'\nhandler = 'tests.daemon_handlers:record'\n",
+            table(chanel="acks", handler=RECORD),
             "subscriptions[0].chanel",
             "unknown key",
+        ),
+        (
+            table(channel="acks", handler=RECORD) + table(channel=5, handler=RECORD),
+            "subscriptions[1].channel",
+            "expected str",
         ),
         ("subscriptions = []\n", "subscriptions", "at least one"),
     ],
