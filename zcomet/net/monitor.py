@@ -8,7 +8,9 @@ closes the socket's owner when the authenticator it depends on is gone.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -38,6 +40,9 @@ _EVENTS = (
 
 # How often the monitor thread looks at its stop flag and the authenticator.
 _TICK_MS = 100
+
+# Monitor endpoints are never reused: id() values are, and inproc names linger.
+_serial = itertools.count(1)
 
 # Seconds between two WARNINGs for the same refusal reason on one socket.
 _REPORT_EVERY = 10.0
@@ -125,7 +130,7 @@ class Guard:
         self._pending: deque[int] = deque()
         self._reported: dict[str, tuple[float, int]] = {}
 
-        address = f"inproc://zcomet-monitor-{id(self)}"
+        address = f"inproc://zcomet-monitor-{os.getpid()}-{next(_serial)}"
         socket.monitor(address, _EVENTS)
         # A sync socket on the same libzmq context, whatever the owner's flavour.
         context: zmq.Context[Any] = zmq.Context.shadow(socket.context.underlying)
@@ -140,7 +145,9 @@ class Guard:
 
     def _run(self) -> None:
         try:
-            while not self._stopping.is_set():
+            # Read until MONITOR_STOPPED, even after close(): libzmq's I/O
+            # thread blocks on a monitor socket nobody reads.
+            while True:
                 self._watch_authority()
                 if not self._events.poll(_TICK_MS):
                     continue
@@ -157,20 +164,20 @@ class Guard:
                 self._cond.notify_all()
 
     def _watch_authority(self) -> None:
+        if self._stopping.is_set():
+            return
         if self._authority is not None and not self._authority.running:
             self.lose("the authenticator stopped")
 
     def _on_event(self, kind: int, value: int, endpoint: bytes) -> None:
         where = endpoint.decode(errors="replace")
-        if kind == zmq.EVENT_ACCEPTED:
+        if kind in (zmq.EVENT_ACCEPTED, zmq.EVENT_CONNECTED):
             self._pending.append(value)
             return
         if kind == zmq.EVENT_DISCONNECTED:
             if value in self._pending:
                 self._pending.remove(value)
-                self._refused("bad_handshake", "closed before any handshake", where)
-            return
-        if kind == zmq.EVENT_CONNECTED:
+                self._refused("bad_handshake", self._dropped_reason(), where)
             return
         if self._pending:
             self._pending.popleft()
@@ -198,6 +205,14 @@ class Guard:
                     "or it does not use CURVE?)"
                 )
             self._refused("bad_handshake", reason, where)
+
+    def _dropped_reason(self) -> str:
+        if self.server:
+            return "bad handshake (closed before completing it)"
+        return (
+            "bad handshake: the server closed the connection (wrong server key, "
+            "or it does not use CURVE?)"
+        )
 
     def _refused(self, counter: str, reason: str, where: str) -> None:
         with self._cond:
@@ -228,7 +243,7 @@ class Guard:
     def lose(self, reason: str) -> None:
         """The authenticator is gone: tell the owner, once, to close."""
         with self._cond:
-            if self._lost:
+            if self._lost or self._stopping.is_set():
                 return
             self._lost = True
         log.error("%s: %s; closing its socket", self.name, reason)
@@ -272,7 +287,11 @@ class Guard:
             return self.stats.handshakes
 
     def close(self, timeout: float = 2.0) -> None:
-        """Stop watching; call after the socket is closed."""
+        """Stop watching; call after the socket is closed.
+
+        The thread ends when libzmq reports the monitor stopped, which closing
+        the socket causes; this waits up to ``timeout`` for it.
+        """
         self._stopping.set()
         if self._thread is not threading.current_thread():
             self._thread.join(timeout)

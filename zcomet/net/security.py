@@ -30,6 +30,7 @@ import itertools
 import logging
 import os
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -59,6 +60,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _domains = itertools.count(1)
+
+# Seconds start() waits for a previous authenticator's endpoint to be released.
+_START_TIMEOUT = 2.0
 
 
 @dataclass(frozen=True)
@@ -272,14 +276,21 @@ class Authenticator:
         with self._lock:
             if self.running:
                 return self
-            zap = _ZapThread(self.context, self._domains)
-            try:
-                zap.start()
-            except zmq.ZMQError as exc:
-                zap.stop()
-                raise SecurityError(
-                    f"cannot start the authenticator: {exc} (one per context)"
-                ) from exc
+            # A stopped authenticator's ZAP endpoint is released a moment
+            # after its socket closes; wait for that, not for ever.
+            deadline = time.monotonic() + _START_TIMEOUT
+            while True:
+                zap = _ZapThread(self.context, self._domains)
+                try:
+                    zap.start()
+                    break
+                except zmq.ZMQError as exc:
+                    zap.stop()
+                    if exc.errno != zmq.EADDRINUSE or time.monotonic() > deadline:
+                        raise SecurityError(
+                            f"cannot start the authenticator: {exc} (one per context)"
+                        ) from exc
+                    time.sleep(0.01)
             for domain in self._domains.values():
                 zap.configure_curve_callback(domain.name, domain)
             self._zap = zap
