@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: venv test lint demo bench clean capture-tools
+.PHONY: venv test lint demo bench clean stress fuzz capture-tools
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,16 @@ capture-tools:
 
 test: lint capture-tools
 	$(BIN)/pytest -q
+
+# Every reliability figure at full size: a table, and results/stress.json.
+stress: venv
+	$(BIN)/python -m stress.run --out results/stress.json
+
+# The listener's receive path under atheris for FUZZ_TIME seconds.
+FUZZ_TIME ?= 60
+fuzz: venv
+	$(BIN)/python -c "import atheris" 2>/dev/null || $(BIN)/python -m pip install --quiet atheris
+	$(BIN)/python fuzz/fuzz_listener.py -max_total_time=$(FUZZ_TIME) -print_final_stats=1
 
 demo: venv
 	$(BIN)/python -m zcomet demo
