@@ -44,6 +44,13 @@ fuzz: venv
 	$(BIN)/python -c "import atheris" 2>/dev/null || $(BIN)/python -m pip install --quiet atheris
 	$(BIN)/python fuzz/fuzz_listener.py -max_total_time=$(FUZZ_TIME) -print_final_stats=1
 
+# The quick benchmark suite, zcomet beside raw pyzmq (under 3 minutes on 2
+# idle cores): a table, results/bench.json and PNG plots. More: BENCH_ARGS, or
+# `python -m benchmarks --help`.
+BENCH_ARGS ?= --quick
+bench: venv
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
 demo: venv
 	$(BIN)/python -m zcomet demo
 

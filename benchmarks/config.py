@@ -69,9 +69,9 @@ FULL = Config()
 #: Defaults of the quick suite (``make bench``, ``--quick``): every case of the
 #: throughput suite with fewer messages, latency for the ticket over tcp only.
 QUICK = Config(
-    count=30_000,
-    duration=1.5,
-    warmup=0.3,
+    count=20_000,
+    duration=1.0,
+    warmup=0.25,
     latency_payloads=("ticket",),
     latency_transports=("tcp",),
     micro_iterations=3_000,

@@ -129,7 +129,7 @@ def _throughput_table(entries: list[dict[str, Any]]) -> list[str]:
 
 def _latency_table(entries: list[dict[str, Any]]) -> list[str]:
     keys = ("p50", "p90", "p99", "p99_9", "max")
-    head = "".join(f"{k.replace('_', '.'):>9}" for k in keys)
+    head = "".join(f"{k.replace('_', '.'):>10}" for k in keys)
     lines = [
         "Fan-out latency in µs, send timestamp -> handler entry, warm-up excluded "
         "(ratio = zcomet / raw pyzmq, same run)",
@@ -144,18 +144,19 @@ def _latency_table(entries: list[dict[str, Any]]) -> list[str]:
         )
         for impl in ("zcomet", "raw"):
             figures = entry[impl]
+            note = ""
             if "error" in figures:
-                cells = f"{'failed':>9}" + " " * 9 * (len(keys) - 1)
+                cells = f"{'failed':>10}" + " " * 10 * (len(keys) - 1)
             else:
                 us = figures["latency_us"]
-                cells = "".join(f"{us[k]:>9,.0f}" for k in keys)
+                cells = "".join(f"{us[k]:>10,.0f}" for k in keys)
                 if figures["behind"]:
-                    cells += f"  sender behind: {figures['send_rate']:,.0f}/s"
-            lines.append(f"{prefix}{impl:<7}{cells}  {_loss(figures)}")
+                    note = f"; sender BEHIND at {figures['send_rate']:,.0f}/s"
+            lines.append(f"{prefix}{impl:<7}{cells}  {_loss(figures)}{note}")
             prefix = " " * len(prefix)
         ratio = entry["ratio"]
         cells = "".join(
-            f"{ratio[k]:>9.2f}" if ratio and k in ratio else f"{'-':>9}" for k in keys
+            f"{ratio[k]:>10.2f}" if ratio and k in ratio else f"{'-':>10}" for k in keys
         )
         lines.append(f"{prefix}{'ratio':<7}{cells}")
     return lines
@@ -193,6 +194,12 @@ def table(results: dict[str, Any]) -> str:
         f"pyzmq {info['versions']['pyzmq']}",
         f"command: {results['command']}",
     ]
+    before, after = info.get("load_average"), info.get("load_average_after")
+    if before and after:
+        footer.append(
+            f"load average (1 min) {before[0]:.2f} at the start, {after[0]:.2f} "
+            "at the end: other work on the host slows both flavours alike"
+        )
     if results.get("lossy"):
         footer.append("NOTE: messages were lost in this run (see the loss columns).")
     if results.get("failures"):

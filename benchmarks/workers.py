@@ -23,6 +23,7 @@ terminates whatever is still alive).
 from __future__ import annotations
 
 import logging
+import queue
 import time
 import traceback
 from dataclasses import dataclass
@@ -110,6 +111,17 @@ class ForwarderSpec:
     timeout: float
 
 
+def _take(orders: Any, finish: Any, timeout: float) -> dict[str, str]:
+    """The parent's orders; gives up when the run is over or after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not finish.is_set() and time.monotonic() < deadline:
+        try:
+            return orders.get(timeout=0.1)  # type: ignore[no-any-return]
+        except queue.Empty:
+            continue
+    raise TimeoutError("no orders from the parent (the run was given up)")
+
+
 def _quiet() -> None:
     # Drops and gaps are counted and reported; a log line per message would
     # only slow the run down.
@@ -127,7 +139,7 @@ def sender_main(
     """Bind or connect, wait for the listeners, send the plan, report."""
     _quiet()
     try:
-        endpoint = orders.get(timeout=spec.ready_timeout)["endpoint"]
+        endpoint = _take(orders, finish, spec.ready_timeout)["endpoint"]
         side = make_sender(spec.impl, endpoint, spec.payload, spec.hwm)
         try:
             results.put(("address", "sender", 0, {"address": side.address}))
@@ -154,7 +166,7 @@ def listener_main(
     _quiet()
     try:
         deadline = time.monotonic() + spec.timeout
-        endpoint = orders.get(timeout=spec.timeout)["endpoint"]
+        endpoint = _take(orders, finish, spec.timeout)["endpoint"]
         recorder = Recorder(spec.warmup, spec.latency)
         side = make_listener(spec.impl, endpoint, spec.payload, spec.hwm, recorder)
         try:
@@ -183,7 +195,7 @@ def forwarder_main(
     """Bind or connect both sides, forward until the parent says finish."""
     _quiet()
     try:
-        order = orders.get(timeout=spec.timeout)
+        order = _take(orders, finish, spec.timeout)
         side = make_forwarder(spec.impl, order["frontend"], order["backend"], spec.hwm)
         try:
             addresses = {"frontend": side.frontend, "backend": side.backend}
