@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import signal
+import socket
 import textwrap
-from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -57,7 +58,7 @@ class Rig:
         return self.lines()
 
     @property
-    def daemon(self) -> Iterator[Proc]:
+    def daemon(self) -> AbstractContextManager[Proc]:
         return running("listen", "--config", self.config, env=self.env)
 
 
@@ -259,3 +260,19 @@ def test_a_pool_runs_calls_at_once_reports_when_full_and_drains_on_stop(
     assert len(peaks) == 5
     assert max(peaks) == 2  # two at once, never more
     assert "'pool_full': " in daemon.stderr
+
+
+def test_the_daemon_tells_systemd_when_it_is_ready_and_when_it_stops(
+    folder: Path, catalog: Catalog
+) -> None:
+    rig = Rig(folder, catalog, table(channel="acks", handler=RECORD))
+    notify_path = folder / "notify.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
+        notify.bind(str(notify_path))
+        notify.settimeout(15)
+        env = {**rig.env, "NOTIFY_SOCKET": str(notify_path)}
+        with running("listen", "--config", rig.config, env=env) as daemon:
+            assert notify.recv(100) == b"READY=1"
+            daemon.popen.send_signal(signal.SIGTERM)
+            assert notify.recv(100) == b"STOPPING=1"
+            assert daemon.wait(10) == 0

@@ -1,4 +1,4 @@
-"""The ``zcomet`` command: send, spy, check, forward, listen, demo, bench.
+"""The ``zcomet`` command: send, spy, check, forward, listen, keygen, demo, bench.
 
 Exit codes: 0 success; 1 bad input data, a failed check or an unmet wait;
 2 a wrong command line or configuration.
@@ -7,6 +7,7 @@ Exit codes: 0 success; 1 bad input data, a failed check or an unmet wait;
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import logging
 import os
@@ -17,9 +18,16 @@ from types import FrameType, ModuleType
 from typing import Any
 
 from zcomet import __version__
+from zcomet.app.keys import (
+    add_key_options,
+    add_keygen_options,
+    run_keygen,
+    settings_from_args,
+)
 from zcomet.app.logs import LEVELS, level_from_name, setup_logging
 from zcomet.core.catalog import Catalog
-from zcomet.errors import ChannelError, ConfigError, DefinitionError
+from zcomet.errors import ChannelError, ConfigError, DefinitionError, SecurityError
+from zcomet.net.security import Security
 
 __all__ = ["ENDPOINTS_HELP", "build_parser", "main"]
 
@@ -127,8 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=1,
         metavar="N",
-        help="send only once N listeners are subscribed, so none misses the "
-        "first messages; 0 sends at once (default %(default)s)",
+        help="send only once N subscriptions cover the channel, so no listener "
+        "misses the first messages; 0 sends at once (default %(default)s). "
+        "Through a forwarder, listeners with identical subscriptions count "
+        "once for a sender that connects after them",
     )
     send.add_argument(
         "--timeout", type=float, default=5.0, help="seconds to wait (default 5)"
@@ -137,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--linger", type=float, default=2.0, help="seconds to flush at exit (2)"
     )
     send.add_argument("--quiet", "-q", action="store_true", help="no summary line")
+    add_key_options(send)
 
     spy = add(
         "spy",
@@ -192,6 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="log statistics this often; 0: never (default %(default)s)",
     )
+    add_key_options(forward, "frontend")
+    add_key_options(forward, "backend")
 
     listen = add(
         "listen",
@@ -206,6 +219,15 @@ def build_parser() -> argparse.ArgumentParser:
     listen.add_argument(
         "--max-messages", type=int, metavar="N", help="exit after reading N messages"
     )
+    add_key_options(listen)
+
+    keygen = add(
+        "keygen",
+        "write a CURVE key pair: NAME.key (public) and NAME.key_secret",
+        "zcomet keygen forwarder --dir keys",
+        [quiet],
+    )
+    add_keygen_options(keygen)
 
     add(
         "demo",
@@ -267,24 +289,56 @@ def _check(args: argparse.Namespace) -> int:
 def _forward(args: argparse.Namespace) -> int:
     from zcomet.net.forwarder import Forwarder, describe_statistics
 
+    authenticators = []
     try:
-        forwarder = Forwarder(args.frontend, args.backend)
-    except ConfigError as exc:
+        front, front_auth = settings_from_args(args, "frontend").build()
+        # One authenticator per context: the backend shares the frontend's.
+        back_settings = settings_from_args(args, "backend")
+        if front_auth is not None and back_settings.allowlist:
+            assert back_settings.keys is not None
+            back: Security | None = Security.server(
+                back_settings.keys, back_settings.allowlist, front_auth
+            )
+            back_auth = None
+        else:
+            back, back_auth = back_settings.build()
+        authenticators = [a for a in (front_auth, back_auth) if a is not None]
+        forwarder = Forwarder(
+            args.frontend,
+            args.backend,
+            frontend_security=front,
+            backend_security=back,
+        )
+    except (ConfigError, SecurityError) as exc:
+        for auth in authenticators:
+            auth.stop()
         return _error("forward", str(exc), EXIT_USAGE)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         if signum == signal.SIGUSR1:
             forwarder.request_statistics()
+        elif signum == signal.SIGHUP:
+            # Python runs this in the main thread, between two bytecodes of
+            # run()'s loop: reading a directory here is safe.
+            for auth in authenticators:
+                try:
+                    auth.reload()
+                except SecurityError as exc:
+                    log.error("SIGHUP: %s", exc)
         else:
             forwarder.request_stop()
 
-    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGHUP):
         signal.signal(signum, on_signal)
 
     def show(stats: Any) -> None:
         print(f"statistics: {describe_statistics(stats)}", flush=True)
 
-    forwarder.run(stats_interval=args.stats_interval or None, on_request=show)
+    try:
+        forwarder.run(stats_interval=args.stats_interval or None, on_request=show)
+    finally:
+        for auth in authenticators:
+            auth.stop()
     return 0
 
 
@@ -296,11 +350,15 @@ def _listen(args: argparse.Namespace) -> int:
         config = load_config(args.config, endpoints=args.endpoint)
     except ConfigError as exc:
         return _error("listen", str(exc), EXIT_USAGE)
+    # Key options, else ZCOMET_* variables, else the file's [security] table.
+    settings = settings_from_args(args)
+    if settings.enabled:
+        config = dataclasses.replace(config, security=settings)
     if args.log_level is None and config.log_level is not None:
         setup_logging(level_from_name(config.log_level))
     try:
         return serve(config, max_messages=args.max_messages)
-    except ConfigError as exc:
+    except (ConfigError, SecurityError) as exc:
         return _error("listen", str(exc), EXIT_USAGE)
 
 
@@ -347,6 +405,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _listen(args)
     if args.command == "demo":
         return _demo(args)
+    if args.command == "keygen":
+        return run_keygen(args)
 
     catalog = _load_catalog(args.command, args.catalog)
     if isinstance(catalog, int):
