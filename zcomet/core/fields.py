@@ -584,7 +584,7 @@ class DateTime(_Field):
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
         try:
             parsed = msgspec.convert(value, AwareDatetime)
-        except msgspec.ValidationError as exc:
+        except (msgspec.ValidationError, ValueError) as exc:
             key = "naive" if "timezone" in str(exc) else "invalid"
             raise self.make_error(key) from None
         try:
@@ -601,10 +601,10 @@ class Duration(_Field):
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
         try:
             return to_timedelta(msgspec.convert(value, DurationIn))
-        except msgspec.ValidationError:
-            raise self.make_error("invalid") from None
         except Reject as exc:
             raise ma.ValidationError(exc.message) from None
+        except (msgspec.ValidationError, ValueError):
+            raise self.make_error("invalid") from None
 
 
 class FileField(_Field):
@@ -617,7 +617,7 @@ class FileField(_Field):
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
         try:
             result = msgspec.convert(value, File)
-        except msgspec.ValidationError:
+        except (msgspec.ValidationError, ValueError):
             raise self.make_error("invalid") from None
         if not (_utf8(result.name) and _utf8(result.media_type)):
             raise self.make_error("encoding")
