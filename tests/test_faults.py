@@ -20,8 +20,10 @@ def test_forwarder_killed_and_restarted_resumes_within_2_s_with_exact_gaps() -> 
 
     assert figures["resumed"]
     assert figures["ready_to_resumed_s"] < 2.0
-    assert figures["gaps"] > 0  # the outage did lose messages...
-    assert figures["balanced"]  # ...and every one of them was reported
+    # The sender queues for its connect endpoint during the outage, so only
+    # what was inside the killed forwarder is lost (often a few, maybe none);
+    # every lost message is reported as a gap.
+    assert figures["balanced"]
     assert figures["duplicates"] == 0
 
 

@@ -11,6 +11,7 @@ is one more level of a fan-out tree.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -30,6 +31,10 @@ from zcomet.net.security import Security
 __all__ = ["Forwarder", "ForwarderStats", "describe_statistics"]
 
 log = logging.getLogger(__name__)
+
+# Unique inproc names: an id() is reused as soon as an object is freed, while
+# libzmq may still hold the old name for a moment after close.
+_inproc_ids = itertools.count()
 
 # libzmq 4.3.5's steerable proxy has PAUSE and RESUME the wrong way round
 # (fixed upstream by zeromq/libzmq#4600, after that release);
@@ -126,7 +131,7 @@ class Forwarder:
         self._context = context or zmq.Context.instance()
         self.frontend_endpoints = parse_endpoints(frontend, default="bind")
         self.backend_endpoints = parse_endpoints(backend, default="bind")
-        self._control_address = f"inproc://zcomet-forwarder-{id(self)}"
+        self._control_address = f"inproc://zcomet-forwarder-{next(_inproc_ids)}"
         self._control_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._control: zmq.Socket[Any] | None = None

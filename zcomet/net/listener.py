@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import itertools
 import logging
 import queue
 import threading
@@ -47,6 +48,10 @@ from zcomet.net.security import Security, require_guard
 __all__ = ["AsyncListener", "Listener"]
 
 log = logging.getLogger(__name__)
+
+# Unique inproc names: an id() is reused as soon as an object is freed, while
+# libzmq may still hold the old name for a moment after close.
+_inproc_ids = itertools.count()
 
 # Messages handled between two looks at the stop flag and pending changes.
 _BATCH = 256
@@ -235,7 +240,7 @@ class Listener(_ListenerBase):
 
         # Socket changes from other threads go through a queue and a wake-up
         # pipe; the thread that owns the socket applies them.
-        wake = f"inproc://zcomet-listener-wake-{id(self)}"
+        wake = f"inproc://zcomet-listener-wake-{next(_inproc_ids)}"
         self._wake_in = context.socket(zmq.PAIR)
         self._wake_in.bind(wake)
         self._wake_out = context.socket(zmq.PAIR)
