@@ -9,6 +9,7 @@ message says whether it is valid.
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import time
@@ -26,6 +27,8 @@ from zcomet.errors import DecodeError, InvalidBody
 from zcomet.net.tap import Tap
 
 __all__ = ["ChannelCount", "Spy", "run_spy"]
+
+log = logging.getLogger(__name__)
 
 # How often the receive loop looks at the stop flag, in seconds.
 _SLICE = 0.2
@@ -72,6 +75,7 @@ class Spy:
             envelope = self._frames.decode(frames)
         except DecodeError as exc:
             self.malformed += 1
+            log.debug("malformed message of %d frame(s): %s", len(frames), exc)
             return {"check": f"malformed: {exc}", "size": sum(map(len, frames))}
         if self.patterns and not any(
             p.matches(envelope.channel) for p in self.patterns
