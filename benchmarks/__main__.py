@@ -134,6 +134,12 @@ def parser() -> argparse.ArgumentParser:
         help=f"high-water mark on every socket, both flavours (default {FULL.hwm:,})",
     )
     p.add_argument(
+        "--repeat",
+        type=_positive(int),
+        help="throughput: runs per flavour and case, alternating; the median "
+        "is reported (default 1)",
+    )
+    p.add_argument(
         "--micro-iterations",
         type=_positive(int),
         help="calls per step in the micro benchmark "
@@ -161,6 +167,7 @@ def configure(args: argparse.Namespace) -> Config:
             ("warmup", args.warmup),
             ("listeners", args.listeners),
             ("hwm", args.hwm),
+            ("repeat", args.repeat),
             ("micro_iterations", args.micro_iterations),
             ("out", args.out),
         )
@@ -182,7 +189,7 @@ def run(config: Config, command: str) -> dict[str, Any]:
     started = time.monotonic()
     total = 0
     if "throughput" in config.suites:
-        total += 2 * len(throughput.cases(config))
+        total += 2 * config.repeat * len(throughput.cases(config))
     if "latency" in config.suites:
         total += 2 * len(latency.cases(config))
     if "micro" in config.suites:
@@ -218,7 +225,9 @@ def run(config: Config, command: str) -> dict[str, Any]:
         for entry in (*results["throughput"], *results["latency"])
         for impl in ("zcomet", "raw")
     ]
-    results["lossy"] = any(f.get("lost") for f in figures)
+    results["lossy"] = any(
+        f.get("lost") or any(f.get("runs_lost", ())) for f in figures
+    )
     results["failures"] = [f["error"] for f in figures if "error" in f]
     results["wall_seconds"] = time.monotonic() - started
     results["machine"]["load_average_after"] = machine()["load_average"]

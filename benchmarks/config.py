@@ -30,6 +30,8 @@ class Config:
         latency_payloads: Payloads the latency suite uses.
         latency_transports: Transports the latency suite uses.
         hwm: High-water mark on every socket (zcomet and raw alike).
+        repeat: Throughput: runs per flavour and case (alternating); the
+            median is reported.
         micro_iterations: Calls per step in the micro benchmark.
         out: Folder for the JSON file and the plots.
         quick: Whether this is the quick suite.
@@ -48,6 +50,7 @@ class Config:
     latency_payloads: tuple[str, ...] = ("small", "ticket")
     latency_transports: tuple[str, ...] = ("tcp", "ipc")
     hwm: int = 1_000_000
+    repeat: int = 1
     micro_iterations: int = 20_000
     out: Path = field(default_factory=lambda: Path("results"))
     quick: bool = False

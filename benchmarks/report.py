@@ -97,8 +97,9 @@ def machine() -> dict[str, Any]:
 def _loss(figures: dict[str, Any]) -> str:
     if "error" in figures:
         return "FAILED"
+    others = [lost for lost in figures.get("runs_lost", ()) if lost]
     if not figures["lost"]:
-        return "0"
+        return f"0 (LOST in other runs: {others})" if others else "0"
     return f"LOST {figures['lost']:,} ({figures['loss_pct']:.2f}%)"
 
 
@@ -278,7 +279,11 @@ def _plot_latency(plt: Any, entries: list[dict[str, Any]], out: Path) -> Path:
     for axes, (key, group) in zip(all_axes[0], groups.items(), strict=True):
         counts = [entry["case"]["listeners"] for entry in group]
         for impl, style in (("zcomet", "-"), ("raw", "--")):
-            for percentile, marker in (("p50", "o"), ("p99", "s"), ("p99_9", "^")):
+            for percentile, marker, color in (
+                ("p50", "o", "C0"),
+                ("p99", "s", "C1"),
+                ("p99_9", "^", "C3"),
+            ):
                 values = [
                     entry[impl]["latency_us"][percentile]
                     if "latency_us" in entry[impl]
@@ -290,6 +295,7 @@ def _plot_latency(plt: Any, entries: list[dict[str, Any]], out: Path) -> Path:
                     values,
                     style,
                     marker=marker,
+                    color=color,
                     label=f"{impl} {percentile.replace('_', '.')}",
                 )
         axes.set_xscale("log", base=2)

@@ -82,6 +82,8 @@ THROUGHPUT = {
     "send_rate",
     "listener_stats",
     "forwarder_stats",
+    "samples",
+    "runs_lost",
 }
 LATENCY = {
     "rate",
