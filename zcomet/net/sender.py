@@ -229,7 +229,10 @@ class Sender(_SenderBase):
         Subscriptions are seen at this sender's XPUB socket, so when this
         returns, messages sent on ``channel`` reach those listeners: no
         slow-joiner loss. Through a forwarder, each listener's subscription is
-        passed on, so the count is the same.
+        passed on while the sender is connected, so the count is the same; but
+        a sender that connects *after* the listeners subscribed is sent the
+        forwarder's merged set, one subscription per distinct prefix, so it
+        should wait for ``count=1`` (at least one listener path is ready).
 
         Returns:
             The number of subscriptions seen (at least ``count``).
