@@ -437,3 +437,22 @@ def test_schema_fingerprints_are_stable_and_follow_the_schema() -> None:
 def test_from_schema_wants_a_schema_class() -> None:
     with pytest.raises(DefinitionError):
         Definition.from_schema(TicketClosedSchema())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("given", "wire"),
+    [(dt.timedelta(seconds=90), 90), ("PT1.5S", 1.5), (2, 2), (None, None)],
+)
+def test_durations_travel_as_seconds_in_fields_and_rows(given: Any, wire: Any) -> None:
+    definition = Definition(
+        "Timings",
+        fields={"total": {"type": "duration", "required": False}},
+        lists={"laps": {"fields": {"lap": {"type": "duration", "required": False}}}},
+    )
+    data = {"total": given, "laps": [{"lap": given}, {}]}
+
+    body = msgpack.unpackb(definition.encode_body(data))
+
+    assert body.get("total") == wire
+    assert body["laps"][0].get("lap") == wire
+    assert type(body.get("total")) is type(wire)

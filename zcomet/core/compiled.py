@@ -161,67 +161,100 @@ def _post(spec: FieldSpec, key: str) -> Callable[[Any], Any] | None:
     return None
 
 
-def _codegen(
-    name: str,
-    specs: tuple[FieldSpec, ...],
-    lists: tuple[tuple[ListSpec, Callable[[Any], Any]], ...],
-    *,
-    prefix: str,
-    wire: bool,
-) -> Callable[[Any], dict[str, Any]]:
-    """Generate ``natural(struct) -> dict`` for one Struct layout.
+class _Names:
+    """The namespace of generated code: constants and helpers it refers to."""
 
-    With ``wire``, durations in the Struct are also replaced by seconds so that
-    the Struct itself can then be encoded.
-    """
-    namespace: dict[str, Any] = {"UTC": dt.UTC, "wire_seconds": wire_seconds}
-    lines = [f"def {name}(s):"]
-    items = []
-    for index, spec in enumerate(specs):
-        attr, var = f"s.f{index}", f"v{index}"
-        post = _post(spec, prefix + spec.name)
-        call = var
-        if post is not None:
-            namespace[f"p{index}"] = post
-            call = f"p{index}({var})"
-            if spec.type == "datetime":
-                # Values decoded from the wire are already in UTC: skip the call.
-                call = f"({var} if {var}.tzinfo is UTC else {call})"
-        lines.append(f"    {var} = {attr}")
-        if spec.required:
-            if post is not None:
-                lines.append(f"    {var} = {call}")
+    def __init__(self) -> None:
+        self.namespace: dict[str, Any] = {"UTC": dt.UTC, "wire_seconds": wire_seconds}
+
+    def bind(self, value: Any) -> str:
+        name = f"_{len(self.namespace)}"
+        self.namespace[name] = value
+        return name
+
+
+def _expression(spec: FieldSpec, source: str, key: str, names: _Names) -> str:
+    """Python source for a field's natural value, read from ``source``."""
+    value = source
+    post = _post(spec, key)
+    if post is not None:
+        call = f"{names.bind(post)}({source})"
+        if spec.type == "datetime":
+            # Values decoded from the wire are already in UTC: skip the call.
+            value = f"({source} if {source}.tzinfo is UTC else {call})"
+        elif spec.type == "choice_set":
+            # Check inline; call only to raise.
+            value = f"({source} if len(set({source})) == len({source}) else {call})"
         else:
-            # Only list defaults need a fresh copy per message.
-            default = "None"
-            if spec.default is not None:
-                namespace[f"d{index}"] = spec.default_factory()
-                mutable = isinstance(spec.default, list)
-                default = f"d{index}()" if mutable else f"d{index}"
-                if not mutable:
-                    namespace[f"d{index}"] = spec.default
-            if default != "None" or call != var:
-                lines.append(f"    {var} = {default} if {var} is None else {call}")
-        if wire and spec.type == "duration":
-            if spec.required:
-                lines.append(f"    {attr} = wire_seconds({var})")
-            else:
-                lines.append(f"    if {attr} is not None:")
-                lines.append(f"        {attr} = wire_seconds({var})")
-        items.append(f"{spec.name!r}: {var}")
-    for offset, (list_spec, row) in enumerate(lists, start=len(specs)):
-        attr, var = f"s.f{offset}", f"v{offset}"
-        namespace[f"r{offset}"] = row
-        lines.append(f"    {var} = {attr}")
-        lines.append(
-            f"    {var} = [] if {var} is None else [r{offset}(x) for x in {var}]"
+            value = call
+    if spec.required:
+        return value
+    if spec.default is None:
+        default = "None"
+    elif isinstance(spec.default, list):
+        default = f"{names.bind(spec.default_factory())}()"
+    else:
+        default = names.bind(spec.default)
+    if default == "None" and value == source:
+        return source
+    return f"({default} if {source} is None else {value})"
+
+
+def _codegen(
+    fields: tuple[FieldSpec, ...], lists: tuple[ListSpec, ...], *, wire: bool
+) -> Callable[[Any], dict[str, Any]]:
+    """Generate ``natural(struct) -> dict`` for a compiled definition.
+
+    Rows are built by comprehensions inside one function: calling a function
+    per row or per field would cost more than the checks themselves. With
+    ``wire``, durations in the Struct are then replaced by seconds so that the
+    Struct itself can be encoded.
+    """
+    names = _Names()
+    items = [
+        f"{spec.name!r}: {_expression(spec, f's.f{index}', spec.name, names)}"
+        for index, spec in enumerate(fields)
+    ]
+    for index, list_spec in enumerate(lists, start=len(fields)):
+        row = ", ".join(
+            f"{spec.name!r}: "
+            + _expression(
+                spec, f"x.f{column}", f"{list_spec.name}[].{spec.name}", names
+            )
+            for column, spec in enumerate(list_spec.fields)
         )
-        items.append(f"{list_spec.name!r}: {var}")
-    lines.append(f"    return {{{', '.join(items)}}}")
-    # The source is built only from technical names ([a-z][a-z0-9_]*) and
-    # indices, so executing it is safe.
-    exec("\n".join(lines), namespace)
-    function: Callable[[Any], dict[str, Any]] = namespace[name]
+        rows = f"[{{{row}}} for x in s.f{index}]"
+        if not list_spec.required:
+            rows = f"([] if s.f{index} is None else {rows})"
+        items.append(f"{list_spec.name!r}: {rows}")
+
+    lines = ["def natural(s):", f"    out = {{{', '.join(items)}}}"]
+    if wire:
+        for index, spec in enumerate(fields):
+            if spec.type == "duration":
+                lines.append(f"    if s.f{index} is not None:")
+                lines.append(f"        s.f{index} = wire_seconds(out[{spec.name!r}])")
+        for index, list_spec in enumerate(lists, start=len(fields)):
+            columns = [
+                (column, spec)
+                for column, spec in enumerate(list_spec.fields)
+                if spec.type == "duration"
+            ]
+            if columns:
+                lines.append(
+                    f"    for x, r in zip(s.f{index} or (), out[{list_spec.name!r}]):"
+                )
+            for column, spec in columns:
+                lines.append(f"        if x.f{column} is not None:")
+                lines.append(
+                    f"            x.f{column} = wire_seconds(r[{spec.name!r}])"
+                )
+    lines.append("    return out")
+
+    # The source holds only technical names ([a-z][a-z0-9_]*, checked when the
+    # definition was read), indices and generated names: it is safe to run.
+    exec("\n".join(lines), names.namespace)
+    function: Callable[[Any], dict[str, Any]] = names.namespace["natural"]
     return function
 
 
@@ -244,8 +277,6 @@ class Compiled:
         layout: list[tuple[str, Any, bool]] = [
             (spec.name, _field_type(spec), spec.required) for spec in fields
         ]
-        readers: list[tuple[ListSpec, Callable[[Any], Any]]] = []
-        writers: list[tuple[ListSpec, Callable[[Any], Any]]] = []
         for list_spec in lists:
             row: Any = _struct(
                 f"{technical_name}__{list_spec.name}",
@@ -258,26 +289,9 @@ class Compiled:
             layout.append(
                 (list_spec.name, _annotate(list[row], meta), list_spec.required)
             )
-            for target, wire in ((readers, False), (writers, True)):
-                target.append(
-                    (
-                        list_spec,
-                        _codegen(
-                            "row",
-                            list_spec.fields,
-                            (),
-                            prefix=f"{list_spec.name}[].",
-                            wire=wire,
-                        ),
-                    )
-                )
         self.struct = _struct(technical_name, layout)
-        self._natural = _codegen(
-            "natural", fields, tuple(readers), prefix="", wire=False
-        )
-        self._natural_wire = _codegen(
-            "natural", fields, tuple(writers), prefix="", wire=True
-        )
+        self._natural = _codegen(fields, lists, wire=False)
+        self._natural_wire = _codegen(fields, lists, wire=True)
         self._encoder = msgspec.msgpack.Encoder()
         self._decoder = msgspec.msgpack.Decoder(self.struct)
 

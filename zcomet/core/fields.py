@@ -162,7 +162,7 @@ def to_timedelta(value: float | dt.timedelta) -> dt.timedelta:
         if -_TD_LIMIT <= value <= _TD_LIMIT:
             return value
         raise Reject("Duration is out of range.")
-    return dt.timedelta(seconds=value)
+    return dt.timedelta(0, value)  # positional: faster than seconds=value
 
 
 def wire_seconds(value: dt.timedelta) -> int | float:
