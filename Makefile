@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: venv test lint demo bench clean stress fuzz capture-tools
+.PHONY: venv test lint demo bench clean stress fuzz capture-tools netns-tools
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,17 @@ capture-tools:
 			apt-get install -y -qq --no-install-recommends tcpdump >/dev/null; \
 	fi
 
-test: lint capture-tools
+# The multi-host tests simulate hosts with network namespaces (`ip netns`).
+# Install iproute2 only when `ip` is missing and we are root (as in CI);
+# otherwise those tests skip and say why.
+netns-tools:
+	@if ! command -v ip >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] \
+		&& command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends iproute2 >/dev/null; \
+	fi
+
+test: lint capture-tools netns-tools
 	$(BIN)/pytest -q
 
 # Every reliability figure at full size: a table, and results/stress.json.
