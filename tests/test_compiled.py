@@ -429,8 +429,14 @@ def test_each_field_type_is_checked_alike_on_both_paths(
 
     assert same(fast(definition, payload), expected)
     if expected != "REJECTED":
-        body = definition.encode_body(payload)
-        assert same(definition.decode_body(body), expected) or kind == "duration"
+        decoded = definition.decode_body(definition.encode_body(payload))
+        if kind == "duration" and decoded["v"] is not None:
+            # Exact below ~285 years; float seconds beyond (see the docs).
+            error = abs(decoded["v"] - expected["v"])
+            exact = abs(expected["v"]) < dt.timedelta(days=100_000)
+            assert error == dt.timedelta(0) if exact else error <= dt.timedelta(1)
+        else:
+            assert same(decoded, expected)
 
 
 @SETTINGS
