@@ -85,7 +85,9 @@ def _raw_bytes(address: str) -> None:
         raw.sendall(b"escalation T-0001 " * 50)
 
 
-def _plain_zmq_sender(address: str, mechanism: str, frames: list[bytes]) -> None:
+def _plain_zmq_sender(
+    address: str, mechanism: str, frames: list[bytes]
+) -> zmq.Socket[bytes]:
     """Send N copies of valid zcomet frames from a non-CURVE pyzmq socket."""
     ctx = zmq.Context.instance()
     pub = ctx.socket(zmq.PUB)
@@ -96,7 +98,7 @@ def _plain_zmq_sender(address: str, mechanism: str, frames: list[bytes]) -> None
     pub.connect(address)
     for _ in range(N):
         pub.send_multipart(frames)
-    pub.close(linger=200)
+    return pub  # left open, retrying, until the test ends
 
 
 def test_unauthorised_senders_deliver_nothing_and_the_authorised_one_everything(
@@ -132,8 +134,10 @@ def test_unauthorised_senders_deliver_nothing_and_the_authorised_one_everything(
             for number in range(N):
                 sender.send("escalation", "ticket_escalation", ticket(number + 1))
         frames = _valid_frames(catalog)
-        _plain_zmq_sender(frontend, "NULL", frames)
-        _plain_zmq_sender(frontend, "PLAIN", frames)
+        raw_senders = [
+            _plain_zmq_sender(frontend, mechanism, frames)
+            for mechanism in ("NULL", "PLAIN")
+        ]
         _raw_bytes(frontend)
 
         for number in range(N):
@@ -148,6 +152,8 @@ def test_unauthorised_senders_deliver_nothing_and_the_authorised_one_everything(
 
     for sender in intruders.values():
         sender.close()
+    for raw in raw_senders:
+        raw.close(0)
     assert len(messages) == N  # control: N of N
     assert {m.sender for m in inbox.messages} == {control.id}  # intruders: 0 of N
     warnings = " ".join(r.getMessage() for r in caplog.records)

@@ -13,6 +13,11 @@ Example ``listeners.toml``::
     handler = "pager:page_duty_officer"   # package.module:function
     concurrency = 1                       # optional: >1 runs a worker pool
 
+    [security]                            # optional: CURVE, paths relative here
+    keys = "keys/pager.key_secret"        # this listener's key pair
+    server_key = "keys/forwarder.key"     # client of this server...
+    # allowlist = "keys/senders"          # ...or a server accepting these keys
+
 Every fault raises :class:`~zcomet.errors.ConfigError` naming the file and
 the key (``subscriptions[0].handler``).
 """
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import logging
 import sys
 import tomllib
 from collections.abc import Callable, Mapping
@@ -28,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from zcomet.app.keys import KeySettings
 from zcomet.app.logs import level_from_name
 from zcomet.core.catalog import Catalog
 from zcomet.core.channels import Pattern
@@ -35,6 +42,8 @@ from zcomet.errors import ChannelError, ConfigError, DefinitionError
 from zcomet.net.endpoints import Endpoint, parse_endpoints
 
 __all__ = ["DaemonConfig", "SubscriptionConfig", "import_handler", "load_config"]
+
+log = logging.getLogger(__name__)
 
 _TOP_KEYS = {
     "catalog",
@@ -44,8 +53,10 @@ _TOP_KEYS = {
     "log_level",
     "max_body",
     "python_path",
+    "security",
     "subscriptions",
 }
+_SECURITY_KEYS = {"allowlist", "keys", "server_key"}
 _SUBSCRIPTION_KEYS = {"channel", "concurrency", "definition", "handler"}
 
 
@@ -83,6 +94,7 @@ class DaemonConfig:
         max_body: Largest body accepted, in bytes.
         linger: Seconds ``close`` may wait at exit.
         drain_timeout: Seconds to wait at exit for handlers still running.
+        security: CURVE key settings from the ``[security]`` table.
     """
 
     source: Path
@@ -94,6 +106,7 @@ class DaemonConfig:
     linger: float = 1.0
     drain_timeout: float = 10.0
     extra_paths: list[str] = field(default_factory=list)
+    security: KeySettings = field(default_factory=KeySettings)
 
 
 def import_handler(path: str) -> Callable[..., Any]:
@@ -243,6 +256,7 @@ def load_config(path: str | Path, *, endpoints: str | None = None) -> DaemonConf
             sys.path.insert(0, entry)
 
     subscriptions = _subscriptions(data, catalog, source)
+    security = _security(data, base, source)
     return DaemonConfig(
         source=path,
         endpoints=parsed,
@@ -253,7 +267,27 @@ def load_config(path: str | Path, *, endpoints: str | None = None) -> DaemonConf
         linger=linger,
         drain_timeout=drain,
         extra_paths=paths,
+        security=security,
     )
+
+
+def _security(data: Mapping[str, Any], base: Path, source: str) -> KeySettings:
+    """The ``[security]`` table: key paths, relative to the config file."""
+    table = _get(data, "security", dict, source, "security", {})
+    unknown = set(table) - _SECURITY_KEYS
+    if unknown:
+        raise ConfigError(
+            f"unknown key; expected one of {', '.join(sorted(_SECURITY_KEYS))}",
+            source=source,
+            key=f"security.{sorted(unknown)[0]}",
+        )
+    values: dict[str, str | None] = {}
+    for key in sorted(_SECURITY_KEYS):
+        value = _get(table, key, str, source, f"security.{key}")
+        if value is not None and not (key == "server_key" and len(value) == 40):
+            value = str(base / value)
+        values[key] = value
+    return KeySettings(**values)
 
 
 def _subscriptions(

@@ -26,12 +26,16 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import zmq.asyncio
+
 from zcomet.app.config import DaemonConfig, SubscriptionConfig
 from zcomet.app.pool import WorkerPool
 from zcomet.app.systemd import notify
 from zcomet.core.message import Message
+from zcomet.errors import SecurityError
 from zcomet.net.listener import AsyncListener
 from zcomet.net.options import SocketOptions
+from zcomet.net.security import Authenticator
 
 __all__ = ["Daemon", "SubscriptionStats", "serve"]
 
@@ -173,12 +177,25 @@ class Daemon:
         loop = asyncio.get_running_loop()
         self._hurry = asyncio.Event()
         options = SocketOptions(linger_ms=int(config.linger * 1000))
-        listener = AsyncListener(
-            config.endpoints, config.catalog, options=options, max_body=config.max_body
-        )
+        # A server's authenticator serves the asyncio listener's context.
+        security, auth = config.security.build(zmq.asyncio.Context.instance())
+        try:
+            listener = AsyncListener(
+                config.endpoints,
+                config.catalog,
+                options=options,
+                max_body=config.max_body,
+                security=security,
+            )
+        except BaseException:
+            if auth is not None:
+                auth.stop()
+            raise
         self.listener = listener
         handled_signals: list[signal.Signals] = []
         try:
+            loop.add_signal_handler(signal.SIGHUP, _reload, auth)
+            handled_signals.append(signal.SIGHUP)
             for subscription in config.subscriptions:
                 runner = _Runner(subscription)
                 self._runners.append(runner)
@@ -203,6 +220,8 @@ class Daemon:
             for signum in handled_signals:
                 loop.remove_signal_handler(signum)
             listener.close(linger=config.linger)
+            if auth is not None:
+                auth.stop()
             for runner in self._runners:
                 runner.close()
         log.info(
@@ -242,6 +261,17 @@ class Daemon:
             drain.cancel()
             left = sum(runner.busy for runner in self._runners)
             log.warning("%d handler call(s) still running; leaving them", left)
+
+
+def _reload(auth: Authenticator | None) -> None:
+    """SIGHUP: read the allowlist again; a removed key can no longer connect."""
+    if auth is None:
+        log.info("SIGHUP: no allowlist to reload (not a CURVE server)")
+        return
+    try:
+        auth.reload()
+    except SecurityError as exc:
+        log.error("SIGHUP: %s", exc)
 
 
 def serve(config: DaemonConfig, max_messages: int | None = None) -> int:

@@ -12,9 +12,16 @@ import sys
 from typing import Any, TextIO
 
 from zcomet.app.jsonio import error_lines, loads_object
+from zcomet.app.keys import settings_from_args
 from zcomet.core.catalog import Catalog
 from zcomet.core.channels import check_channel
-from zcomet.errors import ChannelError, ConfigError, Timeout, ValidationError
+from zcomet.errors import (
+    ChannelError,
+    ConfigError,
+    SecurityError,
+    Timeout,
+    ValidationError,
+)
 from zcomet.net.sender import Sender
 
 __all__ = ["EXIT_DATA", "EXIT_USAGE", "read_messages", "run_send"]
@@ -89,11 +96,21 @@ def run_send(args: argparse.Namespace, catalog: Catalog) -> int:
             )
 
     # 2. Open the socket, wait for listeners if asked, send, flush.
+    auth = None
     try:
-        sender = Sender(args.endpoint, catalog)
-    except ConfigError as exc:
+        security, auth = settings_from_args(args).build()
+        sender = Sender(args.endpoint, catalog, security=security)
+    except (ConfigError, SecurityError) as exc:
+        if auth is not None:
+            auth.stop()
         return _fail(str(exc), EXIT_USAGE)
     try:
+        if security is not None and not security.is_server:
+            # A wrong server key is a clear error here, not a silent hang.
+            try:
+                sender.wait_secure(args.timeout)
+            except SecurityError as exc:
+                return _fail(f"{exc}; nothing sent", EXIT_DATA)
         if args.wait_listeners > 0:
             try:
                 sender.wait_for_listeners(channel, args.wait_listeners, args.timeout)
@@ -104,6 +121,8 @@ def run_send(args: argparse.Namespace, catalog: Catalog) -> int:
             log.debug("sent #%d", sequence)
     finally:
         sender.close(linger=args.linger)
+        if auth is not None:
+            auth.stop()
 
     if not args.quiet:
         print(
