@@ -33,12 +33,16 @@ from zcomet.net.dispatch import ListenerStats, Subscription
 from zcomet.net.endpoints import Endpoint
 from zcomet.net.forwarder import Forwarder, ForwarderStats
 from zcomet.net.listener import AsyncListener, Listener
+from zcomet.net.monitor import SecurityStats
 from zcomet.net.options import SocketOptions
+from zcomet.net.security import Authenticator, AuthStats, Security, generate_keys
 from zcomet.net.sender import AsyncSender, Sender
 
 __all__ = [
     "AsyncListener",
     "AsyncSender",
+    "AuthStats",
+    "Authenticator",
     "Catalog",
     "ChannelError",
     "ClosedError",
@@ -56,7 +60,9 @@ __all__ = [
     "ListenerStats",
     "Message",
     "Pattern",
+    "Security",
     "SecurityError",
+    "SecurityStats",
     "Sender",
     "SocketOptions",
     "Subscription",
@@ -65,6 +71,7 @@ __all__ = [
     "ValidationError",
     "ZcometError",
     "__version__",
+    "generate_keys",
 ]
 
 __version__ = "0.1.0"
