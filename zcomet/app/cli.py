@@ -186,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     forward = add(
         "forward",
         "run a forwarder: senders connect to its frontend, listeners to its "
-        "backend; SIGUSR1 prints statistics",
+        "backend; SIGUSR1 prints statistics, SIGHUP reloads the key allowlists",
         "zcomet forward --frontend '@tcp://*:5555' --backend '@tcp://*:5556'",
         [loud],
     )
