@@ -18,7 +18,7 @@ from typing import Any
 
 import zmq
 
-from stress import accounting, faults, hostile
+from stress import accounting, fanout, faults, hostile
 
 
 def _checks(r: dict[str, Any]) -> list[tuple[str, str, bool]]:
@@ -30,7 +30,8 @@ def _checks(r: dict[str, Any]) -> list[tuple[str, str, bool]]:
         r["heartbeat"],
         r["cycles"],
     )
-    rows, big = r["hostile"], r["oversized"]
+    rows, big, fan = r["hostile"], r["oversized"], r["fanout"]
+    first = fan["steps"][0]
     control = hb["control_without_heartbeat_still_connected"]
     return [
         ("delivered after readiness wait (no sleep)",
@@ -78,6 +79,19 @@ def _checks(r: dict[str, Any]) -> list[tuple[str, str, bool]]:
          f"control {'delivered' if big['control_delivered'] else 'lost'}",
          big["peer_disconnected"] and big["control_delivered"]
          and big["messages_read"] == 1),
+        ("fan-out: 1 forwarder, listener sockets",
+         f"{fan['sockets']:,} in {fan['processes']} processes: "
+         f"{first['sockets_complete']:,} complete at {first['rate']:g} msg/s",
+         first["sockets_complete"] == fan["sockets"] and not first["missed"]),
+        ("fan-out: rate where loss begins (hwm "
+         f"{fan['hwm']:,}, {fan['step_s']:g} s steps)",
+         f"{fan['loss_onset_rate']} msg/s (none lost at "
+         f"{fan['last_lossless_rate']} msg/s)", True),
+        ("fan-out: memory per listener socket",
+         f"{fan['listener_kib_per_socket']} KiB in listeners, forwarder "
+         f"{fan['forwarder_kib_per_listener']} KiB idle, "
+         f"{fan['forwarder_kib_per_listener_after_traffic']} KiB after traffic",
+         True),
     ]  # fmt: skip
 
 
@@ -106,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         ("cycles", lambda: faults.cycles(args.cycles)),
         ("hostile", lambda: hostile.hostile(1000)),
         ("oversized", hostile.oversized),
+        ("fanout", lambda: fanout.fanout(rates=fanout.SWEEP)),
     ):
         print(f"running {name}...", file=sys.stderr, flush=True)
         results[name] = run()
