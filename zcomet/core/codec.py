@@ -13,8 +13,7 @@ Everything that decodes bytes from the network raises :class:`DecodeError`
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgpack
 import msgspec
@@ -105,9 +104,10 @@ class HeaderEncoder:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Envelope:
+class Envelope(NamedTuple):
     """A message whose topic and header are decoded and whose body is not.
+
+    A named tuple: built once per received message, so it must be cheap.
 
     Attributes:
         channel: The concrete channel.

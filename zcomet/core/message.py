@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import msgspec
 
 __all__ = ["Message"]
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
-    """One received message, decoded and validated.
+class Message(msgspec.Struct, frozen=True):
+    """One received message, decoded and validated (immutable).
 
     Attributes:
         channel: The concrete channel it was sent on.
