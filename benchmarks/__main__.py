@@ -209,12 +209,14 @@ def run(config: Config, command: str) -> dict[str, Any]:
         "payloads": {name: _describe(name) for name in config.payloads},
         "throughput": [],
         "latency": [],
+        "latency_per_hop": [],
         "micro": {},
     }
     if "throughput" in config.suites:
         results["throughput"] = throughput.run_suite(config, progress)
     if "latency" in config.suites:
         results["latency"] = latency.run_suite(config, progress)
+        results["latency_per_hop"] = latency.per_hop(results["latency"])
     if "micro" in config.suites:
         results["micro"] = micro.run_suite(
             config.payloads, config.micro_iterations, progress

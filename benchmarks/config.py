@@ -46,7 +46,7 @@ class Config:
     listeners: tuple[int, ...] = (1, 4, 16)
     payloads: tuple[str, ...] = ("small", "ticket")
     transports: tuple[str, ...] = ("tcp", "ipc")
-    topologies: tuple[str, ...] = ("direct", "forwarder")
+    topologies: tuple[str, ...] = ("direct", "forwarder", "chain")
     latency_payloads: tuple[str, ...] = ("small", "ticket")
     latency_transports: tuple[str, ...] = ("tcp", "ipc")
     hwm: int = 1_000_000

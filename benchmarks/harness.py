@@ -1,9 +1,9 @@
 """Runs one benchmark case as a topology of child processes, and cleans up.
 
 A topology is a number of forwarder hops between the sender and the
-listeners: ``direct`` has none, ``forwarder`` one. Forwarders are wired in
-series (each one's frontend connects to the previous one's backend), so a
-chain of two is one more :data:`TOPOLOGIES` entry, ``Topology("chain", 2)``.
+listeners: ``direct`` has none, ``forwarder`` one, ``chain`` two. Forwarders
+are wired in series (each one's frontend connects to the previous one's
+backend), as a tree of forwarders is across hosts.
 
 Processes are started with ``spawn``. Whatever happens (a child fails, a
 timeout, Ctrl-C), :func:`run` ends every child it started: it asks them to
@@ -55,6 +55,7 @@ class Topology:
 TOPOLOGIES = {
     "direct": Topology("direct", 0),
     "forwarder": Topology("forwarder", 1),
+    "chain": Topology("chain", 2),
 }
 
 

@@ -27,7 +27,7 @@ from benchmarks.config import Config
 from benchmarks.report import Progress
 from benchmarks.roles import IMPLS, MAX_LATENCY_NS, Plan
 
-__all__ = ["PERCENTILES", "cases", "figures", "run_suite"]
+__all__ = ["PERCENTILES", "cases", "figures", "per_hop", "run_suite"]
 
 #: Percentiles reported, by key.
 PERCENTILES = {"p50": 50.0, "p90": 90.0, "p99": 99.0, "p99_9": 99.9}
@@ -146,3 +146,48 @@ def _ratios(entry: dict[str, Any]) -> dict[str, float] | None:
         for key in (*PERCENTILES, "max")
         if raw["latency_us"][key]
     }
+
+
+def per_hop(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What each forwarder hop adds to latency, from runs differing only in hops.
+
+    Cases are grouped by payload, transport and listener count; within a
+    group, each topology's p50 and p99 are set beside the direct run's. The
+    cost of hop ``k`` is the latency with ``k`` forwarders minus the latency
+    with ``k - 1`` (the direct run is 0 hops); ``per_hop`` is the average
+    over the hops measured. Groups without a direct run are left out.
+    """
+    groups: dict[tuple[str, str, int], dict[int, dict[str, Any]]] = {}
+    for entry in entries:
+        case = entry["case"]
+        hops = harness.TOPOLOGIES[case["topology"]].hops
+        key = (case["payload"], case["transport"], case["listeners"])
+        groups.setdefault(key, {})[hops] = entry
+    found = []
+    for (payload, transport, listeners), by_hops in groups.items():
+        if 0 not in by_hops or len(by_hops) < 2:
+            continue
+        for impl in IMPLS:
+            us = {
+                hops: e[impl]["latency_us"]
+                for hops, e in sorted(by_hops.items())
+                if "latency_us" in e.get(impl, {})
+            }
+            if 0 not in us or len(us) < 2:
+                continue
+            row: dict[str, Any] = {
+                "payload": payload,
+                "transport": transport,
+                "listeners": listeners,
+                "impl": impl,
+                "hops": sorted(us),
+            }
+            most = max(us)
+            for key in ("p50", "p99"):
+                row[f"{key}_us"] = [us[h][key] for h in sorted(us)]
+                row[f"{key}_hop_us"] = [
+                    us[h][key] - us[h - 1][key] for h in sorted(us) if h and h - 1 in us
+                ]
+                row[f"{key}_per_hop_us"] = (us[most][key] - us[0][key]) / most
+            found.append(row)
+    return found

@@ -163,6 +163,24 @@ def _latency_table(entries: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _hop_table(rows: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "Latency per forwarder hop in µs: each topology minus the one with a hop "
+        "fewer (direct = 0 hops, forwarder = 1, chain = 2), same case",
+        f"{'payload':<8}{'transport':<10}{'listeners':>9}  {'':<7}"
+        f"{'p50 by hops':>22}{'per hop':>9}{'p99 by hops':>24}{'per hop':>9}",
+    ]
+    for row in rows:
+        p50 = " / ".join(f"{v:,.0f}" for v in row["p50_us"])
+        p99 = " / ".join(f"{v:,.0f}" for v in row["p99_us"])
+        lines.append(
+            f"{row['payload']:<8}{row['transport']:<10}{row['listeners']:>9}  "
+            f"{row['impl']:<7}{p50:>22}{row['p50_per_hop_us']:>+9,.0f}"
+            f"{p99:>24}{row['p99_per_hop_us']:>+9,.0f}"
+        )
+    return lines
+
+
 def _micro_table(
     micro: dict[str, dict[str, float]], steps: dict[str, str]
 ) -> list[str]:
@@ -186,6 +204,8 @@ def table(results: dict[str, Any]) -> str:
         sections.append(_throughput_table(results["throughput"]))
     if results.get("latency"):
         sections.append(_latency_table(results["latency"]))
+    if results.get("latency_per_hop"):
+        sections.append(_hop_table(results["latency_per_hop"]))
     if results.get("micro"):
         sections.append(_micro_table(results["micro"], STEPS))
     info = results["machine"]

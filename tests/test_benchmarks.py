@@ -52,6 +52,7 @@ TOP_LEVEL = {
     "payloads",
     "throughput",
     "latency",
+    "latency_per_hop",
     "micro",
     "lossy",
     "failures",
