@@ -258,6 +258,66 @@ def _codegen(
     return function
 
 
+def _check_line(spec: FieldSpec, source: str, key: str, names: _Names) -> list[str]:
+    """Source lines that check one field of a Struct about to be encoded.
+
+    The same ``_post`` steps as :func:`_expression` run, so the same data is
+    refused with the same reason; but no natural value is built: encoding
+    needs none. An aware datetime encodes to the same instant whatever its
+    zone, so only one that is not already UTC is checked (it may overflow).
+    """
+    post = _post(spec, key)
+    if post is None:
+        return []
+    call = names.bind(post)
+    if spec.type == "datetime":
+        test = f"{source}.tzinfo is not UTC"
+        action = f"{call}({source})"
+    elif spec.type == "duration":
+        return [
+            f"if {source} is not None:",
+            f"    {source} = wire_seconds({call}({source}))",
+        ]
+    elif spec.type == "choice_set":
+        test = f"len(set({source})) != len({source})"
+        action = f"{call}({source})"
+    else:
+        test = "True"
+        action = f"{call}({source})"
+    return [f"if {source} is not None and {test}:", f"    {action}"]
+
+
+def _codegen_check(
+    fields: tuple[FieldSpec, ...], lists: tuple[ListSpec, ...]
+) -> Callable[[Any], None]:
+    """Generate ``check(struct)``: the sender's checks, durations to seconds.
+
+    The sender only needs the body's bytes, so this does the checks that
+    msgspec cannot and turns durations into wire seconds in place, without
+    building the dict of natural values that :func:`_codegen` makes.
+    """
+    names = _Names()
+    lines = ["def check(s):"]
+    for index, spec in enumerate(fields):
+        lines += [
+            "    " + line for line in _check_line(spec, f"s.f{index}", spec.name, names)
+        ]
+    for index, list_spec in enumerate(lists, start=len(fields)):
+        body: list[str] = []
+        for column, spec in enumerate(list_spec.fields):
+            key = f"{list_spec.name}[].{spec.name}"
+            body += _check_line(spec, f"x.f{column}", key, names)
+        if body:
+            lines.append(f"    for x in s.f{index} or ():")
+            lines += ["        " + line for line in body]
+    lines.append("    return None")
+
+    # As in _codegen: only technical names, indices and generated names.
+    exec("\n".join(lines), names.namespace)
+    function: Callable[[Any], None] = names.namespace["check"]
+    return function
+
+
 class Compiled:
     """The msgspec form of one declared definition.
 
@@ -292,6 +352,7 @@ class Compiled:
         self.struct = _struct(technical_name, layout)
         self._natural = _codegen(fields, lists, wire=False)
         self._natural_wire = _codegen(fields, lists, wire=True)
+        self._check_wire = _codegen_check(fields, lists)
         self._encoder = msgspec.msgpack.Encoder()
         self._decoder = msgspec.msgpack.Decoder(self.struct)
 
@@ -315,6 +376,17 @@ class Compiled:
         natural = self._natural_wire(struct)
         # Encoding also rejects lone surrogates, which msgspec.convert lets by.
         return natural, self._encoder.encode(struct)
+
+    def encode_body(self, data: dict[str, Any]) -> bytes:
+        """Check sender data and return only the msgpack body (the hot path).
+
+        Raises:
+            msgspec.ValidationError, Reject, UnicodeEncodeError: As
+                :meth:`validate`.
+        """
+        struct = msgspec.convert(data, self.struct)
+        self._check_wire(struct)
+        return self._encoder.encode(struct)
 
     def decode(self, body: bytes) -> dict[str, Any]:
         """Decode and check a body from the network; return natural values.

@@ -370,7 +370,7 @@ class Definition:
         data = self._prepare(data)
         if self._compiled is not None:
             try:
-                return self._compiled.encode(data)[1]
+                return self._compiled.encode_body(data)
             except Rejected:
                 pass
         natural = self._slow_validate(data)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Literal
 
@@ -61,6 +61,18 @@ def _make_socket(
         socket.setsockopt(zmq.XPUB_NODROP, 1)
         socket.setsockopt(zmq.SNDTIMEO, max(0, int(send_timeout * 1000)))
     return socket
+
+
+def _frame_sender(socket: zmq.Socket[Any]) -> Callable[..., Any]:
+    """The socket's own ``send(data, flags, copy)``, without pyzmq's wrapper.
+
+    ``zmq.Socket.send`` only adds routing-id and group handling (unused
+    here) on top of the compiled backend's ``send``; calling the backend's
+    directly saves about 0.5 µs a frame, three frames a message.
+    """
+    backend = super(zmq.Socket, socket)
+    send = getattr(backend, "send", None)
+    return send if callable(send) else socket.send
 
 
 class _SenderBase:
@@ -162,6 +174,7 @@ class Sender(_SenderBase):
         self._lock = threading.Lock()
         context = context or zmq.Context.instance()
         self._socket = _make_socket(context, self.options, overload, send_timeout)
+        self._send_frame = _frame_sender(self._socket)
         try:
             self._secure(security)
             self.addresses = attach(self._socket, self.endpoints)
@@ -199,11 +212,11 @@ class Sender(_SenderBase):
         with self._lock:
             self._check_open()
             sequence, header = self._outbox.number(channel, resolved)
-            socket = self._socket
+            send = self._send_frame
             try:
-                socket.send(topic, zmq.SNDMORE)
-                socket.send(header, zmq.SNDMORE)
-                socket.send(body, 0, copy=copy)
+                send(topic, zmq.SNDMORE)
+                send(header, zmq.SNDMORE)
+                send(body, 0, copy)
             except zmq.Again as exc:
                 self._outbox.unnumber(channel, sequence)
                 raise Timeout(
