@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         ("cycles", lambda: faults.cycles(args.cycles)),
         ("hostile", lambda: hostile.hostile(1000)),
         ("oversized", hostile.oversized),
-        ("fanout", lambda: fanout.fanout(rates=fanout.SWEEP)),
+        ("fanout", lambda: fanout.fanout(rates=fanout.SWEEP, step_s=3.0)),
     ):
         print(f"running {name}...", file=sys.stderr, flush=True)
         results[name] = run()
