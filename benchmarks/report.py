@@ -168,15 +168,15 @@ def _hop_table(rows: list[dict[str, Any]]) -> list[str]:
         "Latency per forwarder hop in µs: each topology minus the one with a hop "
         "fewer (direct = 0 hops, forwarder = 1, chain = 2), same case",
         f"{'payload':<8}{'transport':<10}{'listeners':>9}  {'':<7}"
-        f"{'p50 by hops':>22}{'per hop':>9}{'p99 by hops':>24}{'per hop':>9}",
+        f"{'p50 by hops':>28}{'per hop':>10}{'p99 by hops':>30}{'per hop':>10}",
     ]
     for row in rows:
         p50 = " / ".join(f"{v:,.0f}" for v in row["p50_us"])
         p99 = " / ".join(f"{v:,.0f}" for v in row["p99_us"])
         lines.append(
             f"{row['payload']:<8}{row['transport']:<10}{row['listeners']:>9}  "
-            f"{row['impl']:<7}{p50:>22}{row['p50_per_hop_us']:>+9,.0f}"
-            f"{p99:>24}{row['p99_per_hop_us']:>+9,.0f}"
+            f"{row['impl']:<7}{p50:>28}{row['p50_per_hop_us']:>+10,.0f}"
+            f"{p99:>30}{row['p99_per_hop_us']:>+10,.0f}"
         )
     return lines
 
