@@ -80,6 +80,9 @@ def value_bounds(draw: st.DrawFn, kind: str) -> dict[str, Any]:
     else:
         bound = st.none() | st.integers(-3600, 3600) | st.floats(-1e5, 1e5)
     low, high = draw(bound), draw(bound)
+    # -0.0 sorts below 0.0 for hypothesis' float strategies: use 0.0.
+    low = None if low is None else low + 0
+    high = None if high is None else high + 0
     if low is not None and high is not None and low > high:
         low, high = high, low
     return {k: v for k, v in (("min", low), ("max", high)) if v is not None}
