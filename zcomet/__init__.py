@@ -13,6 +13,7 @@ from __future__ import annotations
 from zcomet.core.catalog import Catalog
 from zcomet.core.channels import Pattern
 from zcomet.core.definitions import Definition
+from zcomet.core.fields import File
 from zcomet.core.message import Message
 from zcomet.errors import (
     ChannelError,
@@ -29,13 +30,25 @@ from zcomet.errors import (
     ValidationError,
     ZcometError,
 )
-from zcomet.net.dispatch import ListenerStats, Subscription
+from zcomet.net.dispatch import (
+    GapCallback,
+    Handler,
+    LagCallback,
+    ListenerStats,
+    Subscription,
+)
 from zcomet.net.endpoints import Endpoint
 from zcomet.net.forwarder import Forwarder, ForwarderStats
 from zcomet.net.listener import AsyncListener, Listener
-from zcomet.net.monitor import SecurityStats
+from zcomet.net.monitor import Guard, SecurityStats
 from zcomet.net.options import SocketOptions
-from zcomet.net.security import Authenticator, AuthStats, Security, generate_keys
+from zcomet.net.security import (
+    Authenticator,
+    AuthStats,
+    KeyPair,
+    Security,
+    generate_keys,
+)
 from zcomet.net.sender import AsyncSender, Sender
 
 __all__ = [
@@ -51,11 +64,17 @@ __all__ = [
     "Definition",
     "DefinitionError",
     "Endpoint",
+    "File",
     "FingerprintMismatch",
     "Forwarder",
     "ForwarderStats",
     "FrameTooLarge",
+    "GapCallback",
+    "Guard",
+    "Handler",
     "InvalidBody",
+    "KeyPair",
+    "LagCallback",
     "Listener",
     "ListenerStats",
     "Message",
