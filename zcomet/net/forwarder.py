@@ -17,12 +17,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
-from types import TracebackType
 from typing import Any
 
 import zmq
 
 from zcomet.errors import ClosedError, ConfigError, Timeout
+from zcomet.net.closing import Closing
 from zcomet.net.endpoints import Endpoint, attach, parse_endpoints
 from zcomet.net.monitor import Guard
 from zcomet.net.options import SocketOptions
@@ -97,7 +97,7 @@ def describe_statistics(
     )
 
 
-class Forwarder:
+class Forwarder(Closing):
     """Forwards every message from its frontend to its backend, in C.
 
     Args:
@@ -342,14 +342,3 @@ class Forwarder:
         log.info("forwarder stopped")
 
     close = stop
-
-    def __enter__(self) -> Forwarder:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

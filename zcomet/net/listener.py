@@ -16,7 +16,6 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
-from types import TracebackType
 from typing import Any
 
 import zmq
@@ -32,6 +31,7 @@ from zcomet.errors import (
     SecurityError,
     Timeout,
 )
+from zcomet.net.closing import AsyncClosing, Closing
 from zcomet.net.dispatch import (
     Dispatcher,
     GapCallback,
@@ -231,7 +231,7 @@ class _ListenerBase:
         raise NotImplementedError
 
 
-class Listener(_ListenerBase):
+class Listener(_ListenerBase, Closing):
     """Receives messages over a ZeroMQ SUB socket and calls handlers.
 
     Run it in the calling thread with :meth:`run`, or in a background thread
@@ -440,19 +440,8 @@ class Listener(_ListenerBase):
     def _security_lost(self, reason: str) -> None:
         self.close(0)
 
-    def __enter__(self) -> Listener:
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class AsyncListener(_ListenerBase):
+class AsyncListener(_ListenerBase, AsyncClosing):
     """The asyncio counterpart of :class:`Listener`; handlers may be async.
 
     Example:
@@ -566,14 +555,3 @@ class AsyncListener(_ListenerBase):
         if self.guard is not None:
             self.guard.close()
         log.info("async listener closed; %s", self.stats.as_dict())
-
-    async def __aenter__(self) -> AsyncListener:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

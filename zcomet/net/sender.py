@@ -20,7 +20,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from types import TracebackType
 from typing import Any, Literal
 
 import zmq
@@ -29,6 +28,7 @@ import zmq.asyncio
 from zcomet.core.catalog import Catalog
 from zcomet.core.definitions import Definition
 from zcomet.errors import ClosedError, ConfigError, SecurityError, Timeout
+from zcomet.net.closing import AsyncClosing, Closing
 from zcomet.net.endpoints import Endpoint, attach, parse_endpoints
 from zcomet.net.monitor import Guard
 from zcomet.net.options import SocketOptions
@@ -137,7 +137,7 @@ class _SenderBase:
             raise ClosedError("sender is closed")
 
 
-class Sender(_SenderBase):
+class Sender(_SenderBase, Closing):
     """Sends validated messages on named channels over a ZeroMQ XPUB socket.
 
     Safe to call from several threads. Use it as a context manager, or call
@@ -295,19 +295,8 @@ class Sender(_SenderBase):
         super()._security_lost(reason)
         self.close(0)
 
-    def __enter__(self) -> Sender:
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class AsyncSender(_SenderBase):
+class AsyncSender(_SenderBase, AsyncClosing):
     """The asyncio counterpart of :class:`Sender`; same arguments and policy.
 
     Example:
@@ -392,14 +381,3 @@ class AsyncSender(_SenderBase):
         if self.guard is not None:
             self.guard.close()
         log.info("async sender %s closed", self.id)
-
-    async def __aenter__(self) -> AsyncSender:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

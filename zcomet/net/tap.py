@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from types import TracebackType
 from typing import Any
 
 import zmq
@@ -19,6 +18,7 @@ import zmq
 from zcomet.core.channels import Pattern
 from zcomet.core.codec import DEFAULT_MAX_BODY, MAX_HEADER_BYTES
 from zcomet.errors import ClosedError
+from zcomet.net.closing import Closing
 from zcomet.net.endpoints import Endpoint, attach, parse_endpoints
 from zcomet.net.options import SocketOptions
 
@@ -27,7 +27,7 @@ __all__ = ["Tap"]
 log = logging.getLogger(__name__)
 
 
-class Tap:
+class Tap(Closing):
     """Receives the raw frames of every message on some channels.
 
     Args:
@@ -79,14 +79,3 @@ class Tap:
         if not self._closed:
             self._closed = True
             self._socket.close(0)
-
-    def __enter__(self) -> Tap:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
