@@ -110,6 +110,34 @@ class ListenerStats:
         return replace(self)
 
 
+class _Throttle:
+    """At most one log record per key and interval; counts what it held back.
+
+    A hostile peer or a long overload can cause thousands of drops or gaps a
+    second: each is counted in the stats, but the log gets the first one and
+    then one a second, saying how many were not logged in between.
+    """
+
+    def __init__(self, interval_ns: int = 1_000_000_000) -> None:
+        self._interval_ns = interval_ns
+        self._last: dict[str, int] = {}
+        self._held: dict[str, int] = {}
+
+    def allow(self, key: str) -> int | None:
+        """None to hold this record back, else how many were held before it."""
+        now = time.monotonic_ns()
+        last = self._last.get(key)
+        if last is not None and now - last < self._interval_ns:
+            self._held[key] = self._held.get(key, 0) + 1
+            return None
+        self._last[key] = now
+        return self._held.pop(key, 0)
+
+
+def _held_note(held: int) -> str:
+    return f" ({held} more not logged)" if held else ""
+
+
 class Subscription:
     """One handler listening on a channel or pattern, optionally one definition.
 
@@ -185,6 +213,7 @@ class Dispatcher:
         self._routes: dict[str, tuple[Subscription, ...]] = {}
         self._wanted: dict[tuple[str, str], tuple[Subscription, ...]] = {}
         self._definitions: dict[tuple[str, str], Definition] = {}
+        self._throttle = _Throttle()
         self._last_sequence: dict[tuple[str, str], int] = {}
 
     # Subscriptions: written under a lock, read without one. Each change
@@ -384,25 +413,31 @@ class Dispatcher:
                 self._last_sequence.pop(next(iter(self._last_sequence)))
         elif sequence <= last:
             self.stats.duplicates += 1
-            self.log.warning(
-                "duplicate %s #%d from %s dropped (last was #%d)",
-                envelope.channel,
-                sequence,
-                header.sender,
-                last,
-            )
+            held = self._throttle.allow("duplicate")
+            if held is not None:
+                self.log.warning(
+                    "duplicate %s #%d from %s dropped (last was #%d)%s",
+                    envelope.channel,
+                    sequence,
+                    header.sender,
+                    last,
+                    _held_note(held),
+                )
             return False
         else:
             missing = sequence - last - 1
             self.stats.gaps += missing
-            self.log.warning(
-                "gap on %s from %s: %d message(s) lost (#%d to #%d)",
-                envelope.channel,
-                header.sender,
-                missing,
-                last + 1,
-                sequence - 1,
-            )
+            held = self._throttle.allow("gap")
+            if held is not None:
+                self.log.warning(
+                    "gap on %s from %s: %d message(s) lost (#%d to #%d)%s",
+                    envelope.channel,
+                    header.sender,
+                    missing,
+                    last + 1,
+                    sequence - 1,
+                    _held_note(held),
+                )
             if self.on_gap is not None:
                 try:
                     self.on_gap(header.sender, envelope.channel, last + 1, sequence)
@@ -437,13 +472,17 @@ class Dispatcher:
     def _count_drop(self, exc: DecodeError, envelope: Envelope | None) -> None:
         kind = exc.kind
         setattr(self.stats, kind, getattr(self.stats, kind) + 1)
+        held = self._throttle.allow(kind)
+        if held is None:
+            return
         if envelope is None:
-            self.log.warning("dropped a message: %s", exc)
+            self.log.warning("dropped a message: %s%s", exc, _held_note(held))
         else:
             self.log.warning(
-                "dropped %s #%d from %s: %s",
+                "dropped %s #%d from %s: %s%s",
                 envelope.channel,
                 envelope.header.sequence,
                 envelope.header.sender,
                 exc,
+                _held_note(held),
             )
