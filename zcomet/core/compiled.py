@@ -7,9 +7,9 @@ generated Python function then does what msgspec cannot: defaults, UTC
 normalisation, seconds to ``timedelta``, duration ranges, distinct choice
 sets and file content lengths, and builds the plain ``dict`` handed back.
 
-The marshmallow schema built by :mod:`zcomet.core.fields` stays the source of
-truth: the sender falls back to it whenever this path rejects, to get its
-per-field messages, and ``tests/test_compiled.py`` checks that both always
+The marshmallow schema built from :mod:`zcomet.core.schema_fields` stays the
+source of truth: the sender falls back to it whenever this path rejects, to get
+its per-field messages, and ``tests/test_compiled.py`` checks that both always
 agree. The listener uses this path alone: a peer's bad body costs a msgspec
 message, not a marshmallow run.
 """

@@ -30,12 +30,11 @@ from zcomet.core.fields import (
     FieldSpec,
     ListSpec,
     is_technical_name,
-    make_field,
-    make_rows_field,
     parse_field,
     parse_list,
     wire_seconds,
 )
+from zcomet.core.schema_fields import make_field, make_rows_field
 from zcomet.errors import DecodeError, DefinitionError, InvalidBody, ValidationError
 
 __all__ = ["Definition", "derive_technical_name"]
