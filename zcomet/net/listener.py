@@ -161,14 +161,30 @@ class _ListenerBase:
         """
         return require_guard(self.guard, "listener").wait_secure(peers, timeout)
 
-    def _secure(self, security: Security | None) -> None:
-        if security is not None:
-            self.guard = security.secure(
-                self._socket,
-                f"listener on {', '.join(map(str, self.endpoints))}",
-                self.endpoints,
-                self._security_lost,
-            )
+    def _open(self, security: Security | None) -> None:
+        """Secure the socket if asked, then connect or bind it.
+
+        On any failure everything opened so far is released (see
+        :meth:`_release`) before the error goes on.
+        """
+        try:
+            if security is not None:
+                self.guard = security.secure(
+                    self._socket,
+                    f"listener on {', '.join(map(str, self.endpoints))}",
+                    self.endpoints,
+                    self._security_lost,
+                )
+            self.addresses = attach(self._socket, self.endpoints)
+        except BaseException:
+            self._release()
+            raise
+
+    def _release(self) -> None:
+        """Close the socket and the guard at once (a constructor failed)."""
+        self._socket.close(0)
+        if self.guard is not None:
+            self.guard.close()
 
     def _security_lost(self, reason: str) -> None:
         raise NotImplementedError
@@ -296,12 +312,7 @@ class Listener(_ListenerBase, Closing):
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
-        try:
-            self._secure(security)
-            self.addresses = attach(self._socket, self.endpoints)
-        except BaseException:
-            self._close_sockets(0)
-            raise
+        self._open(security)
 
     def _check_handler(self, handler: Handler) -> None:
         super()._check_handler(handler)
@@ -429,6 +440,9 @@ class Listener(_ListenerBase, Closing):
             self._close_sockets(linger_ms)
         log.info("listener closed; %s", self.stats.as_dict())
 
+    def _release(self) -> None:
+        self._close_sockets(0)
+
     def _close_sockets(self, linger_ms: int) -> None:
         self._socket.close(linger=linger_ms)
         with self._wake_lock:
@@ -471,14 +485,7 @@ class AsyncListener(_ListenerBase, AsyncClosing):
         self._socket = _make_socket(context, self.options, max_body)
         self._stopping = False
         self._receiving: Any = None
-        try:
-            self._secure(security)
-            self.addresses = attach(self._socket, self.endpoints)
-        except BaseException:
-            self._socket.close(0)
-            if self.guard is not None:
-                self.guard.close()
-            raise
+        self._open(security)
 
     def _security_lost(self, reason: str) -> None:
         receiving = self._receiving

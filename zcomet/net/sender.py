@@ -117,11 +117,26 @@ class _SenderBase:
             peers, timeout
         )
 
-    def _secure(self, security: Security | None) -> None:
-        if security is not None:
-            self.guard = security.secure(
-                self._socket, f"sender {self.id}", self.endpoints, self._security_lost
-            )
+    def _open(self, security: Security | None) -> None:
+        """Secure the socket if asked, then bind or connect it.
+
+        On any failure the socket (and its guard) are released before the
+        error goes on, so a failed constructor leaks nothing.
+        """
+        try:
+            if security is not None:
+                self.guard = security.secure(
+                    self._socket,
+                    f"sender {self.id}",
+                    self.endpoints,
+                    self._security_lost,
+                )
+            self.addresses = attach(self._socket, self.endpoints)
+        except BaseException:
+            self._socket.close(0)
+            if self.guard is not None:
+                self.guard.close()
+            raise
 
     def _security_lost(self, reason: str) -> None:
         self._lost = reason
@@ -175,14 +190,7 @@ class Sender(_SenderBase, Closing):
         context = context or zmq.Context.instance()
         self._socket = _make_socket(context, self.options, overload, send_timeout)
         self._send_frame = _frame_sender(self._socket)
-        try:
-            self._secure(security)
-            self.addresses = attach(self._socket, self.endpoints)
-        except BaseException:
-            self._socket.close(0)
-            if self.guard is not None:
-                self.guard.close()
-            raise
+        self._open(security)
         log.info("sender %s ready on %s", self.id, ", ".join(self.addresses))
 
     def send(
@@ -318,14 +326,7 @@ class AsyncSender(_SenderBase, AsyncClosing):
         super().__init__(endpoints, catalog, options, overload, send_timeout)
         context = context or zmq.asyncio.Context.instance()
         self._socket = _make_socket(context, self.options, overload, send_timeout)
-        try:
-            self._secure(security)
-            self.addresses = attach(self._socket, self.endpoints)
-        except BaseException:
-            self._socket.close(0)
-            if self.guard is not None:
-                self.guard.close()
-            raise
+        self._open(security)
         log.info("async sender %s ready on %s", self.id, ", ".join(self.addresses))
 
     def _check_open(self) -> None:
