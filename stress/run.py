@@ -88,9 +88,10 @@ def _checks(r: dict[str, Any]) -> list[tuple[str, str, bool]]:
          f"{fan['loss_onset_rate']} msg/s (none lost at "
          f"{fan['last_lossless_rate']} msg/s)", True),
         ("fan-out: highest rate kept up with (drained within 1 s)",
-         f"{fan['highest_rate_kept_up']} msg/s to every socket; at most "
-         f"{fan['sustained_deliveries_per_s'] or 0:,} validated deliveries/s "
-         "in all (drain included)", True),
+         (f"{fan['highest_rate_kept_up']:g} msg/s to every socket"
+          if fan["highest_rate_kept_up"] else "no step drained within 1 s")
+         + f"; at most {fan['sustained_deliveries_per_s'] or 0:,} validated "
+         "deliveries/s in all (drain included)", True),
         ("fan-out: memory per listener socket",
          f"{fan['listener_kib_per_socket']} KiB in listeners, forwarder "
          f"{fan['forwarder_kib_per_listener']} KiB idle, "
