@@ -59,13 +59,8 @@ def forwarder(frontend: str, backend: str, ivl_ms: str, timeout_ms: str) -> None
         heartbeat_ivl_ms=int(ivl_ms), heartbeat_timeout_ms=int(timeout_ms)
     )
     with Forwarder(frontend, backend, options=options) as fw:
-        # Watch the frontend before the proxy thread owns it; the Forwarder
-        # has no monitor of its own for an unsecured side.
-        fw._frontend.monitor(
-            "inproc://hosts-monitor", zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED
-        )
-        events = zmq.Context.instance().socket(zmq.PAIR)
-        events.connect("inproc://hosts-monitor")
+        # Watch the upstream link, before the proxy thread owns the socket.
+        events = fw.monitor_socket("frontend")
         fw.start()
         print("ready", flush=True)
         names = {

@@ -8,10 +8,11 @@ import threading
 from pathlib import Path
 
 import pytest
+import zmq
 
 from tests.helpers import Inbox, make_address, ticket, wait_until
 from tests.processes import running
-from zcomet import Catalog, Forwarder, ForwarderStats, Listener, Sender
+from zcomet import Catalog, ConfigError, Forwarder, ForwarderStats, Listener, Sender
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -174,3 +175,30 @@ def test_zcomet_forward_prints_statistics_on_sigusr1_and_stops_on_sigterm(
         assert fw.wait(10) == 0
     assert "out 3 frames" in line
     assert "final statistics: in 3 frames" in fw.stderr
+
+
+def test_a_monitor_socket_reports_a_listener_connecting_and_leaving() -> None:
+    from zmq.utils.monitor import recv_monitor_message
+
+    forwarder = Forwarder("@tcp://127.0.0.1:*", "@tcp://127.0.0.1:*")
+    events = forwarder.monitor_socket("backend")
+    try:
+        forwarder.start()
+        with pytest.raises(ConfigError):
+            forwarder.monitor_socket("frontend")  # too late: the proxy owns it
+        peer = zmq.Context.instance().socket(zmq.SUB)
+        peer.connect(forwarder.backend_addresses[0])
+        seen: list[int] = []
+        for _ in range(10):
+            if not events.poll(5000):
+                break
+            seen.append(recv_monitor_message(events)["event"])
+            if zmq.EVENT_ACCEPTED in seen and zmq.EVENT_DISCONNECTED in seen:
+                break
+            if zmq.EVENT_ACCEPTED in seen:
+                peer.close(0)
+        assert zmq.EVENT_ACCEPTED in seen
+        assert zmq.EVENT_DISCONNECTED in seen
+    finally:
+        forwarder.stop()
+        events.close(0)

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
 
 import zmq
 
@@ -183,6 +183,36 @@ class Forwarder(Closing):
 
     def _security_lost(self, reason: str) -> None:
         self.stop()
+
+    def monitor_socket(
+        self,
+        side: Literal["frontend", "backend"],
+        events: int = (
+            zmq.EVENT_CONNECTED | zmq.EVENT_ACCEPTED | zmq.EVENT_DISCONNECTED
+        ),
+    ) -> zmq.Socket[Any]:
+        """A PAIR socket that receives ZeroMQ's monitor events for one side.
+
+        Call it before :meth:`start`: once running, the sockets belong to the
+        proxy thread. Read the returned socket (``zmq.utils.monitor.
+        recv_monitor_message``) for as long as the forwarder runs, and close
+        it after: libzmq blocks its I/O thread on a monitor nobody reads.
+
+        Args:
+            side: ``"frontend"`` (senders) or ``"backend"`` (listeners).
+            events: A mask of ``zmq.EVENT_*`` values.
+
+        Raises:
+            ConfigError: The forwarder is already running, or ``side`` is
+                neither side.
+        """
+        if self._thread is not None:
+            raise ConfigError("monitor_socket must be called before start()")
+        if side not in ("frontend", "backend"):
+            raise ConfigError(f"side must be 'frontend' or 'backend', not {side!r}")
+        socket = self._frontend if side == "frontend" else self._backend
+        monitor: zmq.Socket[Any] = socket.get_monitor_socket(events)
+        return monitor
 
     def start(self) -> Forwarder:
         """Run the proxy in a background thread; returns self."""
