@@ -19,6 +19,16 @@ def _finish(sender: Sender, listener: Listener, tally: Tally, channel: str) -> N
     raise RuntimeError("the stream's last message never arrived")
 
 
+def _send_timed(sender: Sender, channel: str, count: int) -> float:
+    """Send ``count`` acks on ``channel``; the longest single send, in seconds."""
+    longest = 0.0
+    for _ in range(count):
+        began = time.perf_counter()
+        sender.send(channel, "page_ack", ACK)
+        longest = max(longest, time.perf_counter() - began)
+    return longest
+
+
 def delivery(count: int = 100_000, transport: str = "inproc") -> dict[str, Any]:
     """Send ``count`` messages right after the readiness wait, without pause.
 
@@ -73,11 +83,7 @@ def loss(
             listener.start()
             sender.wait_for_listeners(channel, 1, timeout=10)
 
-            longest = 0.0
-            for _ in range(count):
-                began = time.perf_counter()
-                sender.send(channel, "page_ack", ACK)
-                longest = max(longest, time.perf_counter() - began)
+            longest = _send_timed(sender, channel, count)
             _finish(sender, listener, tally, channel)
             listener.stop()
             stats = listener.stats.snapshot()
@@ -128,11 +134,7 @@ def slow_listener(
             listener.start()
             sender.wait_for_listeners(channel, 1, timeout=10)
 
-            longest = 0.0
-            for _ in range(count):
-                began = time.perf_counter()
-                sender.send(channel, "page_ack", ACK)
-                longest = max(longest, time.perf_counter() - began)
+            longest = _send_timed(sender, channel, count)
             _finish(sender, listener, tally, channel)
             listener.stop()
             stats = listener.stats.snapshot()
