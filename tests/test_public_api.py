@@ -32,6 +32,7 @@ def test_every_public_class_of_the_library_modules_is_exported() -> None:
         "ListSpec",
         "Outbox",
         "Reject",
+        "SocketRole",
         "SubscriptionCounter",
         "Tap",
     }

@@ -40,10 +40,10 @@ from zcomet.net.dispatch import (
     ListenerStats,
     Subscription,
 )
-from zcomet.net.endpoints import Endpoint, attach, parse_endpoints
-from zcomet.net.monitor import Guard
+from zcomet.net.endpoints import Endpoint, parse_endpoints
 from zcomet.net.options import SocketOptions
-from zcomet.net.security import Security, require_guard
+from zcomet.net.role import SocketRole
+from zcomet.net.security import Security
 
 __all__ = ["AsyncListener", "Listener"]
 
@@ -115,7 +115,7 @@ def _pending_check(socket: zmq.Socket[Any]) -> Callable[[], bool]:
     return pending
 
 
-class _ListenerBase:
+class _ListenerBase(SocketRole):
     """Subscriptions and counters shared by both listeners."""
 
     _socket: Any
@@ -131,6 +131,7 @@ class _ListenerBase:
         lag_threshold: float | None = None,
         on_lag: LagCallback | None = None,
     ) -> None:
+        super().__init__()
         self.endpoints = parse_endpoints(endpoints, default="connect")
         self.options = options or SocketOptions()
         self.max_body = max_body
@@ -143,51 +144,14 @@ class _ListenerBase:
             log=log,
         )
         self._closed = False
-        self.addresses: list[str] = []
-        #: The handshake watch when ``security`` was given, else None.
-        self.guard: Guard | None = None
 
     @property
     def catalog(self) -> Catalog:
         """The catalog messages are validated against."""
         return self._dispatcher.catalog
 
-    def wait_secure(self, timeout: float = 5.0, peers: int | None = None) -> int:
-        """Wait for CURVE handshakes; see :meth:`zcomet.net.monitor.Guard.wait_secure`.
-
-        Raises:
-            SecurityError: Not secured, or too few handshakes within ``timeout``
-                (the message names the last failure, e.g. a wrong server key).
-        """
-        return require_guard(self.guard, "listener").wait_secure(peers, timeout)
-
-    def _open(self, security: Security | None) -> None:
-        """Secure the socket if asked, then connect or bind it.
-
-        On any failure everything opened so far is released (see
-        :meth:`_release`) before the error goes on.
-        """
-        try:
-            if security is not None:
-                self.guard = security.secure(
-                    self._socket,
-                    f"listener on {', '.join(map(str, self.endpoints))}",
-                    self.endpoints,
-                    self._security_lost,
-                )
-            self.addresses = attach(self._socket, self.endpoints)
-        except BaseException:
-            self._release()
-            raise
-
-    def _release(self) -> None:
-        """Close the socket and the guard at once (a constructor failed)."""
-        self._socket.close(0)
-        if self.guard is not None:
-            self.guard.close()
-
-    def _security_lost(self, reason: str) -> None:
-        raise NotImplementedError
+    def _label(self) -> str:
+        return f"listener on {', '.join(map(str, self.endpoints))}"
 
     @property
     def stats(self) -> ListenerStats:
@@ -297,7 +261,6 @@ class Listener(_ListenerBase, Closing):
             endpoints, catalog, options, max_body, on_gap, log, lag_threshold, on_lag
         )
         context = context or zmq.Context.instance()
-        self._socket = _make_socket(context, self.options, max_body)
 
         # Socket changes from other threads go through a queue and a wake-up
         # pipe; the thread that owns the socket applies them.
@@ -312,7 +275,7 @@ class Listener(_ListenerBase, Closing):
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
-        self._open(security)
+        self._open(_make_socket(context, self.options, max_body), security)
 
     def _check_handler(self, handler: Handler) -> None:
         super()._check_handler(handler)
@@ -482,10 +445,9 @@ class AsyncListener(_ListenerBase, AsyncClosing):
             endpoints, catalog, options, max_body, on_gap, log, lag_threshold, on_lag
         )
         context = context or zmq.asyncio.Context.instance()
-        self._socket = _make_socket(context, self.options, max_body)
         self._stopping = False
         self._receiving: Any = None
-        self._open(security)
+        self._open(_make_socket(context, self.options, max_body), security)
 
     def _security_lost(self, reason: str) -> None:
         receiving = self._receiving

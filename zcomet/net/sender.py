@@ -29,11 +29,11 @@ from zcomet.core.catalog import Catalog
 from zcomet.core.definitions import Definition
 from zcomet.errors import ClosedError, ConfigError, SecurityError, Timeout
 from zcomet.net.closing import AsyncClosing, Closing
-from zcomet.net.endpoints import Endpoint, attach, parse_endpoints
-from zcomet.net.monitor import Guard
+from zcomet.net.endpoints import Endpoint, parse_endpoints
 from zcomet.net.options import SocketOptions
 from zcomet.net.outbox import Outbox, SubscriptionCounter, new_sender_id
-from zcomet.net.security import Security, require_guard
+from zcomet.net.role import SocketRole
+from zcomet.net.security import Security
 
 __all__ = ["AsyncSender", "Overload", "Sender"]
 
@@ -75,7 +75,7 @@ def _frame_sender(socket: zmq.Socket[Any]) -> Callable[..., Any]:
     return send if callable(send) else socket.send
 
 
-class _SenderBase:
+class _SenderBase(SocketRole):
     """State and policy shared by the sync and asyncio senders."""
 
     _socket: Any
@@ -88,6 +88,7 @@ class _SenderBase:
         overload: Overload,
         send_timeout: float,
     ) -> None:
+        super().__init__()
         self.endpoints = parse_endpoints(endpoints, default="bind")
         self.options = options or SocketOptions()
         self.overload = overload
@@ -96,9 +97,6 @@ class _SenderBase:
         self._outbox = Outbox(catalog, self.id)
         self._subscriptions = SubscriptionCounter()
         self._closed = False
-        self.addresses: list[str] = []
-        #: The handshake watch when ``security`` was given, else None.
-        self.guard: Guard | None = None
         self._lost: str | None = None
 
     @property
@@ -106,37 +104,12 @@ class _SenderBase:
         """The catalog definitions are looked up in."""
         return self._outbox.catalog
 
-    def wait_secure(self, timeout: float = 5.0, peers: int | None = None) -> int:
-        """Wait for CURVE handshakes; see :meth:`zcomet.net.monitor.Guard.wait_secure`.
+    def _label(self) -> str:
+        return f"sender {self.id}"
 
-        Raises:
-            SecurityError: Not secured, or too few handshakes within ``timeout``
-                (the message names the last failure, e.g. a wrong server key).
-        """
-        return require_guard(self.guard, f"sender {self.id}").wait_secure(
-            peers, timeout
-        )
-
-    def _open(self, security: Security | None) -> None:
-        """Secure the socket if asked, then bind or connect it.
-
-        On any failure the socket (and its guard) are released before the
-        error goes on, so a failed constructor leaks nothing.
-        """
-        try:
-            if security is not None:
-                self.guard = security.secure(
-                    self._socket,
-                    f"sender {self.id}",
-                    self.endpoints,
-                    self._security_lost,
-                )
-            self.addresses = attach(self._socket, self.endpoints)
-        except BaseException:
-            self._socket.close(0)
-            if self.guard is not None:
-                self.guard.close()
-            raise
+    def _xpub(self, context: Any) -> Any:
+        """This sender's XPUB socket, made by ``context`` (sync or asyncio)."""
+        return _make_socket(context, self.options, self.overload, self.send_timeout)
 
     def _security_lost(self, reason: str) -> None:
         self._lost = reason
@@ -188,9 +161,10 @@ class Sender(_SenderBase, Closing):
         super().__init__(endpoints, catalog, options, overload, send_timeout)
         self._lock = threading.Lock()
         context = context or zmq.Context.instance()
-        self._socket = _make_socket(context, self.options, overload, send_timeout)
+        self._open(
+            _make_socket(context, self.options, overload, send_timeout), security
+        )
         self._send_frame = _frame_sender(self._socket)
-        self._open(security)
         log.info("sender %s ready on %s", self.id, ", ".join(self.addresses))
 
     def send(
@@ -325,8 +299,9 @@ class AsyncSender(_SenderBase, AsyncClosing):
     ) -> None:
         super().__init__(endpoints, catalog, options, overload, send_timeout)
         context = context or zmq.asyncio.Context.instance()
-        self._socket = _make_socket(context, self.options, overload, send_timeout)
-        self._open(security)
+        self._open(
+            _make_socket(context, self.options, overload, send_timeout), security
+        )
         log.info("async sender %s ready on %s", self.id, ", ".join(self.addresses))
 
     def _check_open(self) -> None:
