@@ -112,26 +112,35 @@ class Number(_Field):
         return number
 
 
-class Integer(_Field):
-    """``integer``: an int (not a bool, not a float) in the 64-bit range."""
+class _Checked(_Field):
+    """A field whose value passes as it is when ``accepts(value)`` holds."""
 
-    default_error_messages = {"invalid": "Not a valid integer."}
+    @staticmethod
+    def accepts(value: Any) -> bool:
+        """Whether ``value`` is of this field's type."""
+        raise NotImplementedError
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
-        if not _is_int(value):
+        if not self.accepts(value):
             raise self.make_error("invalid")
         return value
 
 
-class Boolean(_Field):
+class Integer(_Checked):
+    """``integer``: an int (not a bool, not a float) in the 64-bit range."""
+
+    default_error_messages = {"invalid": "Not a valid integer."}
+    accepts = staticmethod(_is_int)
+
+
+class Boolean(_Checked):
     """``boolean`` (``yes_no``): exactly True or False."""
 
     default_error_messages = {"invalid": "Not a valid boolean."}
 
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
-        if not isinstance(value, bool):
-            raise self.make_error("invalid")
-        return value
+    @staticmethod
+    def accepts(value: Any) -> bool:
+        return isinstance(value, bool)
 
 
 class DateTime(_Field):
@@ -185,15 +194,14 @@ class FileField(_Field):
         return result
 
 
-class Choice(_Field):
-    """``choice``: one of the declared strings."""
+class Choice(_Checked):
+    """``choice``: one of the declared strings (the choices are a validator)."""
 
     default_error_messages = {"invalid": "Not a valid string."}
 
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
-        if not isinstance(value, str):
-            raise self.make_error("invalid")
-        return value
+    @staticmethod
+    def accepts(value: Any) -> bool:
+        return isinstance(value, str)
 
 
 class ChoiceSet(_Field):
