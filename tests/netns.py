@@ -19,12 +19,10 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.helpers import ROOT
+from tests.processes import Child
 
 __all__ = ["Host", "Lab", "Link", "Proc", "unavailable"]
 
@@ -93,79 +91,29 @@ class Link:
         return self.a_dev if host == self.a else self.b_dev
 
 
-class Proc:
-    """A process in a namespace; its stdout lines are collected as they come."""
+class Proc(Child):
+    """A process in a namespace; its output lines are collected as they come."""
 
     def __init__(self, host: Host, argv: list[str], stdin: bool = False) -> None:
-        env = dict(os.environ)
-        env["PYTHONUNBUFFERED"] = "1"
-        env["PYTHONPATH"] = os.pathsep.join(
-            [str(ROOT), *filter(None, [env.get("PYTHONPATH")])]
-        )
         self.host = host
-        self.argv = argv
-        self.popen = subprocess.Popen(
-            ["ip", "netns", "exec", host.netns, sys.executable, *argv],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self.errors: list[str] = []
-        self._cond = threading.Condition()
-        self._readers = [
-            threading.Thread(target=self._read, args=(stream, out), daemon=True)
-            for stream, out in (
-                (self.popen.stdout, self.lines),
-                (self.popen.stderr, self.errors),
-            )
-        ]
-        for reader in self._readers:
-            reader.start()
+        command = ["ip", "netns", "exec", host.netns, sys.executable, *argv]
+        super().__init__(command, stdin=stdin)
 
-    def _read(self, stream: object, out: list[str]) -> None:
-        for line in stream:  # type: ignore[attr-defined]
-            with self._cond:
-                out.append(line.rstrip("\n"))
-                self._cond.notify_all()
-        with self._cond:
-            self._cond.notify_all()
+    @property
+    def lines(self) -> list[str]:
+        """The stdout lines so far (the list itself, growing)."""
+        return self.output["stdout"]
 
-    def send(self, line: str) -> None:
-        """Write one line to the process's stdin."""
-        assert self.popen.stdin is not None
-        self.popen.stdin.write(line + "\n")
-        self.popen.stdin.flush()
+    @property
+    def errors(self) -> list[str]:
+        """The stderr lines so far."""
+        return self.output["stderr"]
 
-    def wait_line(self, prefix: str, timeout: float, after: int = 0) -> str:
+    def wait_for_prefix(self, prefix: str, timeout: float, after: int = 0) -> str:
         """The first stdout line from index ``after`` starting with ``prefix``."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for line in self.lines[after:]:
-                    if line.startswith(prefix):
-                        return line
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or (
-                    self.popen.poll() is not None
-                    and not any(r.is_alive() for r in self._readers)
-                ):
-                    break
-                self._cond.wait(min(remaining, 0.1))
-        raise AssertionError(
-            f"no {prefix!r} line from {self.argv} on {self.host.name} within "
-            f"{timeout} s\nstdout:\n" + "\n".join(self.lines[-20:])
-            + "\nstderr:\n" + "\n".join(self.errors[-40:])
-        )  # fmt: skip
-
-    def kill(self) -> None:
-        """SIGKILL the process (if it runs) and reap it."""
-        if self.popen.poll() is None:
-            self.popen.kill()
-        self.popen.wait(10)
+        return self.wait_line(
+            lambda line: line.startswith(prefix), "stdout", timeout, after, repr(prefix)
+        )
 
 
 class Lab:

@@ -7,13 +7,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from tests.helpers import ROOT
 
-__all__ = ["Proc", "running", "zcomet", "zcomet_env"]
+__all__ = ["Child", "Proc", "running", "zcomet", "zcomet_env"]
 
 
 def zcomet_env(**extra: str) -> dict[str, str]:
@@ -46,25 +46,33 @@ def zcomet(
     )
 
 
-class Proc:
-    """A running ``zcomet`` subprocess whose output lines are collected."""
+class Child:
+    """A running subprocess whose output lines are collected as they come.
 
-    def __init__(self, *args: str | Path, env: dict[str, str] | None = None) -> None:
-        self.args = [sys.executable, "-m", "zcomet", *map(str, args)]
+    Args:
+        command: The argv to run.
+        env: Its environment (:func:`zcomet_env` by default).
+        stdin: Give it a pipe for :meth:`send` rather than no input.
+    """
+
+    def __init__(
+        self, command: list[str], env: dict[str, str] | None = None, stdin: bool = False
+    ) -> None:
+        self.command = command
         self.popen = subprocess.Popen(
-            self.args,
-            stdin=subprocess.DEVNULL,
+            command,
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             cwd=ROOT,
             env=env or zcomet_env(),
         )
-        self.lines: dict[str, list[str]] = {"stdout": [], "stderr": []}
+        self.output: dict[str, list[str]] = {"stdout": [], "stderr": []}
         self._cond = threading.Condition()
         self._readers = [
             threading.Thread(target=self._read, args=(name,), daemon=True)
-            for name in self.lines
+            for name in self.output
         ]
         for reader in self._readers:
             reader.start()
@@ -73,7 +81,7 @@ class Proc:
         stream = getattr(self.popen, name)
         for line in stream:
             with self._cond:
-                self.lines[name].append(line.rstrip("\n"))
+                self.output[name].append(line.rstrip("\n"))
                 self._cond.notify_all()
         with self._cond:
             self._cond.notify_all()
@@ -81,20 +89,37 @@ class Proc:
     @property
     def stdout(self) -> str:
         with self._cond:
-            return "\n".join(self.lines["stdout"])
+            return "\n".join(self.output["stdout"])
 
     @property
     def stderr(self) -> str:
         with self._cond:
-            return "\n".join(self.lines["stderr"])
+            return "\n".join(self.output["stderr"])
 
-    def wait_for(self, text: str, stream: str = "stderr", timeout: float = 10.0) -> str:
-        """Wait for a line containing ``text``; fail with the output if none."""
+    def send(self, line: str) -> None:
+        """Write one line to the process's stdin."""
+        assert self.popen.stdin is not None
+        self.popen.stdin.write(line + "\n")
+        self.popen.stdin.flush()
+
+    def wait_line(
+        self,
+        test: Callable[[str], bool],
+        stream: str,
+        timeout: float,
+        after: int = 0,
+        what: str = "matching line",
+    ) -> str:
+        """The first line of ``stream`` from index ``after`` that passes ``test``.
+
+        Woken by each new line; fails (with the output) after ``timeout``
+        seconds or when the process has ended without one.
+        """
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
-                for line in self.lines[stream]:
-                    if text in line:
+                for line in self.output[stream][after:]:
+                    if test(line):
                         return line
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or (
@@ -104,8 +129,8 @@ class Proc:
                     break
                 self._cond.wait(min(remaining, 0.1))
         raise AssertionError(
-            f"no {text!r} on {stream} of {self.args[3:]} within {timeout} s\n"
-            f"stdout:\n{self.stdout}\nstderr:\n{self.stderr}"
+            f"no {what} on {stream} of {self.command[-6:]} within {timeout} s\n"
+            f"stdout:\n{self.stdout[-4000:]}\nstderr:\n{self.stderr[-4000:]}"
         )
 
     def wait(self, timeout: float = 10.0) -> int:
@@ -116,9 +141,23 @@ class Proc:
         return code
 
     def kill(self) -> None:
+        """SIGKILL the process (if it runs) and reap it."""
         if self.popen.poll() is None:
             self.popen.kill()
         self.popen.wait(10)
+
+
+class Proc(Child):
+    """A running ``zcomet`` command."""
+
+    def __init__(self, *args: str | Path, env: dict[str, str] | None = None) -> None:
+        super().__init__([sys.executable, "-m", "zcomet", *map(str, args)], env)
+
+    def wait_for(self, text: str, stream: str = "stderr", timeout: float = 10.0) -> str:
+        """Wait for a line containing ``text``; fail with the output if none."""
+        return self.wait_line(
+            lambda line: text in line, stream, timeout, what=repr(text)
+        )
 
 
 @contextmanager

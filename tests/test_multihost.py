@@ -156,30 +156,15 @@ def test_every_listener_on_every_host_gets_every_message_once(tree: Tree) -> Non
     assert stats == [(count, 0, 0)] * len(every)
 
 
-def _event_after(proc: Proc, name: str, since: float, timeout: float) -> float:
-    """The monotonic time of the first ``event NAME`` after ``since``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        for line in list(proc.lines):
-            parts = line.split()
-            if parts[:2] == ["event", name] and float(parts[2]) >= since:
-                return float(parts[2])
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"no {name!r} event within {timeout} s: {proc.lines}")
-        time.sleep(0.01)
+def _time_after(proc: Proc, words: list[str], since: float, timeout: float) -> float:
+    """The monotonic time on the first ``WORDS... TIME`` line with TIME >= since."""
 
+    def wanted(line: str) -> bool:
+        parts = line.split()
+        return parts[: len(words)] == words and float(parts[len(words)]) >= since
 
-def _resumed_after(proc: Proc, since: float, timeout: float) -> float:
-    """The monotonic time a listener's messages came back after ``since``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        for line in list(proc.lines):
-            parts = line.split()
-            if parts[:1] == ["resumed"] and float(parts[1]) >= since:
-                return float(parts[1])
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"no delivery within {timeout} s: {_stats(proc)}")
-        time.sleep(0.01)
+    line = proc.wait_line(wanted, "stdout", timeout, what=" ".join(words))
+    return float(line.split()[len(words)])
 
 
 def test_a_partitioned_host_is_detected_resumes_and_reports_its_gap_exactly(
@@ -205,23 +190,25 @@ def test_a_partitioned_host_is_detected_resumes_and_reports_its_gap_exactly(
         [*hosts, "sender", "@" + tree.sender_address(), channel, "4", "0.005"],
         stdin=True,
     )
-    sender.wait_line("ready", timeout=60)
+    sender.wait_for_prefix("ready", timeout=60)
     _wait_stats(east + west, lambda s: s[0] >= 100, timeout=30)
 
     # Mid-stream, east's end of its link to the hub goes down.
     down_at = time.monotonic()
     lab.set_link(tree.l2, tree.east, up=False)
-    lost_at = _event_after(east_fw, "disconnected", down_at, timeout=10)
+    lost_at = _time_after(east_fw, ["event", "disconnected"], down_at, timeout=10)
     detected_s = lost_at - down_at
 
     up_at = time.monotonic()
     lab.set_link(tree.l2, tree.east, up=True)
-    resumed_s = max(_resumed_after(p, up_at, timeout=10) - up_at for p in east)
+    resumed_s = max(
+        _time_after(p, ["resumed"], up_at, timeout=10) - up_at for p in east
+    )
 
     more = min(_stats(p)[0] for p in east) + 50
     _wait_stats(east, lambda s: s[0] >= more, timeout=10)
     sender.send("stop")
-    sent = int(sender.wait_line("sent ", timeout=10).split()[1])
+    sent = int(sender.wait_for_prefix("sent ", timeout=10).split()[1])
     # Every message is either received or counted as a gap.
     stats = _wait_stats(east + west, lambda s: s[0] + s[1] >= sent, timeout=20)
 
