@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import pytest
 import zmq
 
-from tests.helpers import Inbox, make_address, ticket
+from tests.helpers import Inbox, make_address, ticket, wait_until
 from zcomet import (
     AsyncListener,
     AsyncSender,
@@ -188,14 +188,9 @@ def test_unsubscribing_the_last_handler_is_seen_by_the_sender(catalog: Catalog) 
         subscription = listener.on("escalation", Inbox())
         listener.start()
         sender.wait_for_listeners("escalation", 1)
+        assert sender.subscriptions("escalation") == 1  # the control
         subscription.cancel()
-        deadline_ok = False
-        for _ in range(200):
-            if sender.subscriptions("escalation") == 0:
-                deadline_ok = True
-                break
-            threading.Event().wait(0.01)
-        assert deadline_ok
+        wait_until(lambda: sender.subscriptions("escalation") == 0)
 
 
 def test_a_failing_handler_is_logged_counted_and_the_listener_goes_on(
