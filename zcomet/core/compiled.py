@@ -201,14 +201,12 @@ def _expression(spec: FieldSpec, source: str, key: str, names: _Names) -> str:
 
 
 def _codegen(
-    fields: tuple[FieldSpec, ...], lists: tuple[ListSpec, ...], *, wire: bool
+    fields: tuple[FieldSpec, ...], lists: tuple[ListSpec, ...]
 ) -> Callable[[Any], dict[str, Any]]:
     """Generate ``natural(struct) -> dict`` for a compiled definition.
 
     Rows are built by comprehensions inside one function: calling a function
-    per row or per field would cost more than the checks themselves. With
-    ``wire``, durations in the Struct are then replaced by seconds so that the
-    Struct itself can be encoded.
+    per row or per field would cost more than the checks themselves.
     """
     names = _Names()
     items = [
@@ -229,26 +227,6 @@ def _codegen(
         items.append(f"{list_spec.name!r}: {rows}")
 
     lines = ["def natural(s):", f"    out = {{{', '.join(items)}}}"]
-    if wire:
-        for index, spec in enumerate(fields):
-            if spec.type == "duration":
-                lines.append(f"    if s.f{index} is not None:")
-                lines.append(f"        s.f{index} = wire_seconds(out[{spec.name!r}])")
-        for index, list_spec in enumerate(lists, start=len(fields)):
-            columns = [
-                (column, spec)
-                for column, spec in enumerate(list_spec.fields)
-                if spec.type == "duration"
-            ]
-            if columns:
-                lines.append(
-                    f"    for x, r in zip(s.f{index} or (), out[{list_spec.name!r}]):"
-                )
-            for column, spec in columns:
-                lines.append(f"        if x.f{column} is not None:")
-                lines.append(
-                    f"            x.f{column} = wire_seconds(r[{spec.name!r}])"
-                )
     lines.append("    return out")
 
     # The source holds only technical names ([a-z][a-z0-9_]*, checked when the
@@ -350,8 +328,7 @@ class Compiled:
                 (list_spec.name, _annotate(list[row], meta), list_spec.required)
             )
         self.struct = _struct(technical_name, layout)
-        self._natural = _codegen(fields, lists, wire=False)
-        self._natural_wire = _codegen(fields, lists, wire=True)
+        self._natural = _codegen(fields, lists)
         self._check_wire = _codegen_check(fields, lists)
         self._encoder = msgspec.msgpack.Encoder()
         self._decoder = msgspec.msgpack.Decoder(self.struct)
@@ -363,19 +340,11 @@ class Compiled:
             msgspec.ValidationError, Reject, UnicodeEncodeError: The data does
                 not fit (see :data:`Rejected`); the caller asks marshmallow why.
         """
-        return self.encode(data)[0]
-
-    def encode(self, data: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
-        """Check sender data; return natural values and the msgpack body.
-
-        Raises:
-            msgspec.ValidationError, Reject, UnicodeEncodeError: As
-                :meth:`validate`.
-        """
         struct = msgspec.convert(data, self.struct)
-        natural = self._natural_wire(struct)
+        natural = self._natural(struct)
         # Encoding also rejects lone surrogates, which msgspec.convert lets by.
-        return natural, self._encoder.encode(struct)
+        self._encoder.encode(struct)
+        return natural
 
     def encode_body(self, data: dict[str, Any]) -> bytes:
         """Check sender data and return only the msgpack body (the hot path).
